@@ -1,0 +1,73 @@
+"""The `cdw` command: one entry point for the warehouse, the simulator and the pipeline."""
+
+from __future__ import annotations
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(help="community-dw: department deliveries to resolved people, marts and outreach lists.",
+                  no_args_is_help=True, add_completion=False)
+warehouse_app = typer.Typer(help="Start, stop and inspect the embedded PostgreSQL warehouse.", no_args_is_help=True)
+app.add_typer(warehouse_app, name="warehouse")
+console = Console()
+
+
+@app.command()
+def migrate() -> None:
+    """Apply pending SQL migrations (sql/migrations/) to the warehouse; safe to run twice."""
+    from community_dw.config import resolve_warehouse_url
+    from community_dw.warehouse.connection import get_engine
+    from community_dw.warehouse.migrate import migrate as apply_migrations
+
+    resolved = resolve_warehouse_url()
+    done = apply_migrations(get_engine(resolved.url))
+    console.print(f"warehouse: {resolved.origin}")
+    if done:
+        for migration in done:
+            console.print(f"  applied V{migration.version:04d} {migration.name}")
+    else:
+        console.print("  up to date")
+
+
+@warehouse_app.command("start")
+def warehouse_start() -> None:
+    """Start the embedded PostgreSQL (data under .cdw/pgdata) and print its URL."""
+    from community_dw.warehouse import embedded
+
+    url = embedded.ensure_database("cdw")
+    console.print(f"embedded warehouse running: {url}")
+
+
+@warehouse_app.command("stop")
+def warehouse_stop() -> None:
+    """Stop the embedded PostgreSQL; its data stays for the next start."""
+    from community_dw.warehouse import embedded
+
+    console.print("stopped" if embedded.stop() else "was not running")
+
+
+@warehouse_app.command("url")
+def warehouse_url() -> None:
+    """Print the warehouse URL that commands would use and where it comes from."""
+    from community_dw.config import resolve_warehouse_url
+
+    resolved = resolve_warehouse_url()
+    print(resolved.url)
+    console.print(f"[dim]from {resolved.origin}[/dim]", highlight=False)
+
+
+@warehouse_app.command("status")
+def warehouse_status() -> None:
+    """Row counts of every table per schema layer."""
+    from community_dw.warehouse.connection import get_engine
+    from community_dw.warehouse.inventory import table_counts
+
+    table = Table("schema", "table", "rows")
+    for schema, name, rows in table_counts(get_engine()):
+        table.add_row(schema, name, f"{rows:,}")
+    console.print(table)
+
+
+def main() -> None:  # pragma: no cover - console entry
+    app()
