@@ -6,10 +6,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from community_dw.simulate.cli import simulate_app
+
 app = typer.Typer(help="community-dw: department deliveries to resolved people, marts and outreach lists.",
                   no_args_is_help=True, add_completion=False)
 warehouse_app = typer.Typer(help="Start, stop and inspect the embedded PostgreSQL warehouse.", no_args_is_help=True)
 app.add_typer(warehouse_app, name="warehouse")
+app.add_typer(simulate_app, name="simulate")
 console = Console()
 
 

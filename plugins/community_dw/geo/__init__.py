@@ -1,0 +1,1 @@
+"""Geometry: grid assignment of buildings, facility distances."""

@@ -1,0 +1,1 @@
+"""Outreach: list rules, exports, feedback and staff list matching."""

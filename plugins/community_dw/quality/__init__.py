@@ -1,0 +1,1 @@
+"""Quality: Great Expectations gate runs, quarantine reasons, gate decisions."""

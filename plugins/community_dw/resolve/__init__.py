@@ -1,0 +1,1 @@
+"""Person resolution: deterministic by ID number, probabilistic (Splink) for the rest."""

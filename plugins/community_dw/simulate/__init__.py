@@ -1,0 +1,1 @@
+"""The department simulator: a synthetic city delivered the way each department delivers."""

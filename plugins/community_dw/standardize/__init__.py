@@ -1,0 +1,1 @@
+"""Pure, vectorized standardizers: ID numbers, names, phones, dates, sex, addresses, coordinates."""
