@@ -31,6 +31,9 @@ create table audit.load_run (
 );
 comment on table audit.load_run is '加载记录 — one row per load attempt of one delivery into raw; counts reconcile';
 create index load_run_source_idx on audit.load_run (source, started_at desc);
+-- A delivery's content is loaded at most once, even when two runs race for it.
+create unique index load_run_once_per_content on audit.load_run (source, content_hash)
+    where status = 'succeeded';
 
 create table audit.watermark (
     source              text primary key,

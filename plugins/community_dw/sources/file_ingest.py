@@ -1,0 +1,157 @@
+"""Ingest dropped files (CSV, XLSX, GeoJSON): land, parse, COPY into raw, all or nothing per file."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from datetime import date
+from fnmatch import fnmatch
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+from community_dw.config import landing_dir
+from community_dw.sources.delivery import DeliveryError, ParsedDelivery
+from community_dw.sources.landing import land_file
+from community_dw.sources.mapping import Mapping, load_mapping
+from community_dw.warehouse.audit import (
+    LoadOutcome,
+    fail_load,
+    finish_load,
+    loaded_before,
+    record_skip,
+    start_load,
+)
+from community_dw.warehouse.connection import raw_connection
+from community_dw.warehouse.copy import copy_frame
+
+log = logging.getLogger(__name__)
+
+DATE_IN_NAME = re.compile(r"_(\d{8})\.")
+
+
+@dataclass(frozen=True)
+class FileDeliverySpec:
+    """One kind of file a department drops: where it lands, how it is read, which raw table it feeds."""
+
+    source: str
+    folder: str
+    mapping: str
+    raw_table: str
+
+
+FILE_DELIVERIES: dict[str, FileDeliverySpec] = {
+    spec.source: spec
+    for spec in (
+        FileDeliverySpec("public_security.residents", "public_security", "public_security_residents",
+                         "raw.public_security__resident"),
+        FileDeliverySpec("grid.grids", "grid", "grid_grids", "raw.grid__grid"),
+        FileDeliverySpec("grid.buildings", "grid", "grid_buildings", "raw.grid__building"),
+    )
+}
+
+
+class IngestError(RuntimeError):
+    """A delivery could not be loaded; the message names the delivery, and row and column where known."""
+
+
+def delivery_date(path: Path) -> date | None:
+    match = DATE_IN_NAME.search(path.name)
+    if not match:
+        return None
+    text = match.group(1)
+    return date(int(text[:4]), int(text[4:6]), int(text[6:]))
+
+
+def _order_key(path: Path) -> tuple:
+    # Same day: the full snapshot before the delta, so a delta applies on top of its snapshot.
+    return (delivery_date(path) or date.min, 0 if "_full_" in path.name else 1, path.name)
+
+
+def pending_files(spec: FileDeliverySpec, mapping: Mapping, logical_date: date | None = None,
+                  root: Path | None = None) -> list[Path]:
+    """Files of this kind in the drop folder, oldest first, none dated after the logical date."""
+    folder = (root or landing_dir()) / spec.folder
+    if not folder.is_dir():
+        return []
+    files = [
+        path for path in folder.iterdir()
+        if path.is_file() and any(fnmatch(path.name, pattern) for pattern in mapping.file_patterns)
+    ]
+    if logical_date is not None:
+        files = [path for path in files if (delivery_date(path) or date.min) <= logical_date]
+    return sorted(files, key=_order_key)
+
+
+def parse_file(path: Path, mapping: Mapping, delivery_name: str | None = None) -> ParsedDelivery:
+    from community_dw.sources import delimited, geojson, xlsx
+
+    suffix = path.suffix.lower()
+    if suffix in (".csv", ".txt"):
+        parsed = delimited.read_delimited(path, mapping)
+    elif suffix in (".xlsx", ".xlsm"):
+        parsed = xlsx.read_xlsx(path, mapping)
+    elif suffix in (".geojson", ".json"):
+        parsed = geojson.read_grids_geojson(path, mapping)
+    else:
+        raise DeliveryError(path.name, f"no reader for '{suffix}' files")
+    if delivery_name:
+        parsed.delivery = delivery_name
+    return parsed
+
+
+def _consume(path: Path) -> None:
+    """Take a loaded file out of the drop folder; its exact bytes stay in the archive.
+
+    A failed file stays where it is, so its source holds (and says why) until it is replaced.
+    """
+    path.unlink(missing_ok=True)
+
+
+def ingest_file(engine: Engine, spec: FileDeliverySpec, path: Path, logical_date: date | None = None,
+                mapping: Mapping | None = None) -> LoadOutcome:
+    """Land one file and load it into raw in one transaction; a repeated content is skipped."""
+    mapping = mapping or load_mapping(spec.mapping)
+    landed = land_file(engine, spec.source, path)
+    if (earlier := loaded_before(engine, spec.source, landed.content_hash)) is not None:
+        load_id = record_skip(engine, spec.source, path.name, landed.content_hash, logical_date,
+                              f"same content already loaded by load {earlier}")
+        log.info("%s: already loaded (load %s), skipped", path.name, earlier)
+        _consume(path)
+        return LoadOutcome(spec.source, path.name, "skipped_duplicate", load_id)
+    load_id = start_load(engine, spec.source, path.name, landed.content_hash, logical_date)
+    rows_read = None
+    try:
+        # Parse the archived copy: what is loaded is provably what was kept.
+        parsed = parse_file(landed.archive_path, mapping, delivery_name=path.name)
+        rows_read = parsed.rows_read
+        frame = parsed.frame.assign(load_id=load_id)
+        columns = ["load_id", "source_row", *parsed.columns, "extra"]
+        with raw_connection(engine) as conn:
+            loaded = copy_frame(conn, spec.raw_table, frame, columns)
+            finish_load(conn, load_id, rows_read=parsed.rows_read, rows_loaded=loaded,
+                        drift=parsed.drift if any(parsed.drift.values()) else None)
+    except DeliveryError as error:
+        fail_load(engine, load_id, str(error), rows_read)
+        raise IngestError(str(error)) from error
+    except Exception as error:
+        fail_load(engine, load_id, f"{path.name}: {type(error).__name__}: {error}", rows_read)
+        raise
+    log.info("%s: %s rows into %s (load %s)", path.name, loaded, spec.raw_table, load_id)
+    _consume(path)
+    return LoadOutcome(spec.source, path.name, "succeeded", load_id, parsed.rows_read, loaded,
+                       drift=parsed.drift)
+
+
+def ingest_source_files(engine: Engine, source: str, logical_date: date | None = None,
+                        root: Path | None = None) -> list[LoadOutcome]:
+    """Every pending file of one delivery kind, in date order; stops at the first bad file.
+
+    Later deliveries wait behind a failed one: a delta applied over a missing snapshot would
+    publish a silently wrong state, so the whole source holds until the bad file is fixed.
+    """
+    spec = FILE_DELIVERIES[source]
+    mapping = load_mapping(spec.mapping)
+    return [ingest_file(engine, spec, path, logical_date, mapping)
+            for path in pending_files(spec, mapping, logical_date, root)]

@@ -1,0 +1,139 @@
+"""Incremental pulls from a department's SQL database (the health immunization replica).
+
+Rows are pulled by `updated_at` with an overlap window, because the source commits transactions
+late: a row can become visible with an `updated_at` older than the last watermark. Every pulled
+version lands in raw; staging keeps the latest version per record_id and drops revoked ones.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import pandas as pd
+import psycopg2
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine, make_url
+
+from community_dw.config import airflow_connection_uri
+from community_dw.sources.landing import land_payload
+from community_dw.warehouse.audit import (
+    LoadOutcome,
+    fail_load,
+    finish_load,
+    loaded_before,
+    record_skip,
+    start_load,
+)
+from community_dw.warehouse.connection import raw_connection
+from community_dw.warehouse.copy import copy_frame
+
+log = logging.getLogger(__name__)
+
+DEFAULT_OVERLAP = timedelta(hours=48)
+
+
+@dataclass(frozen=True)
+class SqlPullSpec:
+    source: str
+    table: str
+    key_column: str
+    watermark_column: str
+    columns: tuple[str, ...]
+    raw_table: str
+
+
+HEALTH_VACCINATIONS = SqlPullSpec(
+    source="health.vaccination_record",
+    table="vaccination_record",
+    key_column="record_id",
+    watermark_column="updated_at",
+    columns=("record_id", "recipient_name", "id_type", "id_number", "birth_date", "sex", "phone",
+             "vaccine_code", "vaccine_name", "dose_number", "vaccinated_at", "site_name", "manufacturer",
+             "batch_no", "updated_at", "is_deleted"),
+    raw_table="raw.health__vaccination_record",
+)
+
+
+def health_source_url() -> str:
+    """The health replica: CDW_HEALTH_DB_URL, else the Airflow connection health_immunization_db."""
+    url = os.environ.get("CDW_HEALTH_DB_URL") or airflow_connection_uri("health_immunization_db")
+    if not url:
+        raise RuntimeError("no health source: set CDW_HEALTH_DB_URL or the health_immunization_db connection")
+    return url
+
+
+def overlap_window() -> timedelta:
+    return timedelta(hours=float(os.environ.get("CDW_HEALTH_OVERLAP_HOURS", DEFAULT_OVERLAP.total_seconds() / 3600)))
+
+
+def read_watermark(engine: Engine, source: str) -> datetime | None:
+    with engine.connect() as conn:
+        return conn.execute(sa.text("select high_water_mark from audit.watermark where source = :s"),
+                            {"s": source}).scalar()
+
+
+def _dsn(url: str) -> str:
+    """A libpq DSN from a SQLAlchemy or Airflow style URL."""
+    parsed = make_url(url.replace("postgres://", "postgresql://", 1))
+    return parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def export_changes(source_url: str, spec: SqlPullSpec, since: datetime | None) -> bytes:
+    """The changed rows as CSV text (UTC timestamps), read with the source's own COPY.
+
+    COPY in the source does the formatting in C, and reading as text keeps every value exactly as
+    the source holds it: typing is staging's job.
+    """
+    columns = ", ".join(spec.columns)
+    where = f"where {spec.watermark_column} > %s" if since is not None else ""
+    query = f"select {columns} from {spec.table} {where} order by {spec.watermark_column}, {spec.key_column}"
+    buffer = io.BytesIO()
+    with psycopg2.connect(_dsn(source_url)) as conn, conn.cursor() as cur:
+        cur.execute("set transaction isolation level repeatable read, read only")
+        cur.execute("set local timezone = 'UTC'")
+        inner = cur.mogrify(query, (since,) if since is not None else None).decode()
+        cur.copy_expert(f"copy ({inner}) to stdout with (format csv, header true)", buffer)
+    return buffer.getvalue()
+
+
+def pull_incremental(engine: Engine, spec: SqlPullSpec, source_url: str, logical_date: date | None = None,
+                     overlap: timedelta | None = None) -> LoadOutcome:
+    """Pull rows changed since (watermark - overlap) into raw; the watermark moves only on commit."""
+    overlap = overlap if overlap is not None else overlap_window()
+    watermark = read_watermark(engine, spec.source)
+    since = watermark - overlap if watermark is not None else None
+    payload = export_changes(source_url, spec, since)
+    delivery = f"{spec.table} since {since.isoformat() if since else 'the beginning'}"
+    landed = land_payload(engine, spec.source, delivery, payload, ".csv")
+    if (earlier := loaded_before(engine, spec.source, landed.content_hash)) is not None:
+        load_id = record_skip(engine, spec.source, delivery, landed.content_hash, logical_date,
+                              f"no change since load {earlier}")
+        return LoadOutcome(spec.source, delivery, "skipped_duplicate", load_id)
+    load_id = start_load(engine, spec.source, delivery, landed.content_hash, logical_date)
+    rows_read = None
+    try:
+        frame = pd.read_csv(io.BytesIO(payload), dtype="string", keep_default_na=False, na_values=[""])
+        rows_read = len(frame)
+        frame.insert(0, "source_row", range(1, rows_read + 1))
+        frame.insert(0, "load_id", load_id)
+        new_mark = pd.to_datetime(frame[spec.watermark_column], utc=True).max() if rows_read else None
+        with raw_connection(engine) as conn:
+            loaded = copy_frame(conn, spec.raw_table, frame, ["load_id", "source_row", *spec.columns])
+            if new_mark is not None and (watermark is None or new_mark > watermark):
+                with conn.cursor() as cur:
+                    cur.execute(
+                        "insert into audit.watermark (source, high_water_mark, load_id) values (%s, %s, %s) "
+                        "on conflict (source) do update set high_water_mark = excluded.high_water_mark, "
+                        "load_id = excluded.load_id, updated_at = now()",
+                        (spec.source, new_mark.to_pydatetime(), load_id),
+                    )
+            finish_load(conn, load_id, rows_read=rows_read, rows_loaded=loaded)
+    except Exception as error:
+        fail_load(engine, load_id, f"{delivery}: {type(error).__name__}: {error}", rows_read)
+        raise
+    log.info("%s: %s rows since %s (load %s)", spec.source, loaded, since, load_id)
+    return LoadOutcome(spec.source, delivery, "succeeded", load_id, rows_read, loaded)
