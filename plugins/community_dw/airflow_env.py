@@ -26,6 +26,7 @@ LOCAL_ONLY_KEYS = frozenset(
         "AIRFLOW_HOME",
         "AIRFLOW__CORE__DAGS_FOLDER",
         "AIRFLOW__CORE__PLUGINS_FOLDER",
+        "AIRFLOW__CORE__PARALLELISM",
         "AIRFLOW__API__HOST",
         "AIRFLOW__API__PORT",
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL",
@@ -123,14 +124,20 @@ def airflow_environment(
     if warehouse_url is None:
         warehouse_url = resolve_warehouse_url().url
     home = airflow_home()
-    home.mkdir(parents=True, exist_ok=True)
+    # Airflow imports every .py file under its plugins folder as a top-level module named after the
+    # file (warehouse/copy.py would shadow the stdlib `copy`), so it must not be <project>/plugins:
+    # community_dw is an installed package, and Airflow plugins proper (none yet) go in this folder.
+    plugins_folder = home / "plugins"
+    plugins_folder.mkdir(parents=True, exist_ok=True)
     keys = airflow_secrets()
     admin_password()
     env = {
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(plugins_folder),
         "AIRFLOW__CORE__EXECUTOR": executor,
+        # LocalExecutor forks this many workers up front (default 32): sized for a 2-core machine.
+        "AIRFLOW__CORE__PARALLELISM": os.environ.get("AIRFLOW__CORE__PARALLELISM", "8"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__DEFAULT_TIMEZONE": TIMEZONE,
         "AIRFLOW__CORE__FERNET_KEY": keys["fernet_key"],
