@@ -72,5 +72,25 @@ def warehouse_status() -> None:
     console.print(table)
 
 
+@app.command()
+def run(
+    logical_date: str = typer.Option(None, "--date", help="Logical date YYYY-MM-DD (Asia/Shanghai); default today."),
+    only: list[str] = typer.Option(None, "--only", help="Only this department (repeatable): "
+                                   "public_security, health, civil_affairs, grid."),
+) -> None:
+    """Run the whole pipeline in process for a logical date: ingest, standardize, resolve, core, marts."""
+    from datetime import date
+
+    from community_dw.pipeline import run_pipeline
+
+    day = date.fromisoformat(logical_date) if logical_date else None
+    summary = run_pipeline(day, only or None, progress=lambda message: console.print(f"[cyan]•[/cyan] {message}"))
+    for department, error in summary.ingest_failures.items():
+        console.print(f"[red]✗ {department}[/red]: {error}")
+    console.print(f"done: {summary.seconds}")
+    if summary.ingest_failures:
+        raise typer.Exit(1)
+
+
 def main() -> None:  # pragma: no cover - console entry
     app()

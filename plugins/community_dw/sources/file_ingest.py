@@ -12,7 +12,7 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 
 from community_dw.config import landing_dir
-from community_dw.sources.delivery import DeliveryError, ParsedDelivery
+from community_dw.sources.delivery import DeliveryError, ParsedDelivery, parse_delivery
 from community_dw.sources.landing import land_file
 from community_dw.sources.mapping import Mapping, load_mapping
 from community_dw.warehouse.audit import (
@@ -85,17 +85,8 @@ def pending_files(spec: FileDeliverySpec, mapping: Mapping, logical_date: date |
 
 
 def parse_file(path: Path, mapping: Mapping, delivery_name: str | None = None) -> ParsedDelivery:
-    from community_dw.sources import delimited, geojson, xlsx
-
-    suffix = path.suffix.lower()
-    if suffix in (".csv", ".txt"):
-        parsed = delimited.read_delimited(path, mapping)
-    elif suffix in (".xlsx", ".xlsm"):
-        parsed = xlsx.read_xlsx(path, mapping)
-    elif suffix in (".geojson", ".json"):
-        parsed = geojson.read_grids_geojson(path, mapping)
-    else:
-        raise DeliveryError(path.name, f"no reader for '{suffix}' files")
+    """Parse with the reader for the file's kind; name the delivery as it was dropped, not as archived."""
+    parsed = parse_delivery(path, mapping)
     if delivery_name:
         parsed.delivery = delivery_name
     return parsed
@@ -123,8 +114,8 @@ def ingest_file(engine: Engine, spec: FileDeliverySpec, path: Path, logical_date
     load_id = start_load(engine, spec.source, path.name, landed.content_hash, logical_date)
     rows_read = None
     try:
-        # Parse the archived copy: what is loaded is provably what was kept.
-        parsed = parse_file(landed.archive_path, mapping, delivery_name=path.name)
+        # The dropped file, not the archive copy, so errors name the file the department sent.
+        parsed = parse_file(path, mapping)
         rows_read = parsed.rows_read
         frame = parsed.frame.assign(load_id=load_id)
         columns = ["load_id", "source_row", *parsed.columns, "extra"]

@@ -1,0 +1,97 @@
+"""The whole pipeline for a logical date, step by step: the same functions the DAG tasks call."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+
+import sqlalchemy as sa
+
+from community_dw.ingest import DEPARTMENTS, ingest_all
+from community_dw.warehouse.session import warehouse_engine
+from community_dw.warehouse.sql_runner import run_sql
+
+log = logging.getLogger(__name__)
+
+#: Core tables in build order; each is sql/core/<name>.sql.
+CORE_TABLES = ("resident", "person")
+#: Marts; each is sql/mart/<name>.sql.
+MART_TABLES = ("resident_population",)
+
+
+def stage_specs(departments: list[str] | None = None) -> list:
+    """The standardization steps of the named departments (all by default), in dependency order."""
+    from community_dw.stage.public_security import RESIDENTS
+
+    by_department = {"public_security": [RESIDENTS], "health": [], "civil_affairs": [], "grid": []}
+    return [spec for name in departments or list(DEPARTMENTS) for spec in by_department[name]]
+
+
+def standardize(departments: list[str] | None = None) -> dict[str, int]:
+    """raw -> staging (+ quarantine) for every new load; returns rows staged per source."""
+    from community_dw.stage.runner import stage_pending
+
+    engine = warehouse_engine()
+    staged: dict[str, int] = {}
+    for spec in stage_specs(departments):
+        staged[spec.source] = sum(rows_out for _, _, rows_out, _ in stage_pending(engine, spec))
+    return staged
+
+
+def resolve_persons() -> dict[str, int]:
+    """Link every new person-bearing staging record to a person_key."""
+    from community_dw.resolve.deterministic import resolve_deterministic
+
+    counts = resolve_deterministic(warehouse_engine())
+    return vars(counts)
+
+
+def build_core(logical_date: date | None = None) -> None:
+    """Rebuild the core tables for the logical date in one transaction (readers see old or new)."""
+    engine = warehouse_engine()
+    with engine.begin() as conn:
+        conn.execute(sa.text("insert into core.as_of (as_of_date) values (coalesce(:d, current_date)) "
+                             "on conflict (singleton) do update set as_of_date = excluded.as_of_date"),
+                     {"d": logical_date})
+        for table in CORE_TABLES:
+            run_sql(conn, f"core/{table}")
+
+
+def build_marts() -> None:
+    with warehouse_engine().begin() as conn:
+        for table in MART_TABLES:
+            run_sql(conn, f"mart/{table}")
+
+
+@dataclass
+class RunSummary:
+    logical_date: date | None
+    seconds: dict[str, float] = field(default_factory=dict)
+    ingest_failures: dict[str, str] = field(default_factory=dict)
+    details: dict[str, object] = field(default_factory=dict)
+
+
+def run_pipeline(logical_date: date | None = None, only: list[str] | None = None,
+                 progress: Callable[[str], None] = log.info) -> RunSummary:
+    """Ingest (one failing department does not stop the others), then standardize, resolve, build."""
+    summary = RunSummary(logical_date)
+
+    def step(name: str, func: Callable[[], object]) -> object:
+        progress(f"{name} …")
+        started = time.perf_counter()
+        result = func()
+        summary.seconds[name] = round(time.perf_counter() - started, 2)
+        summary.details[name] = result
+        progress(f"{name} done in {summary.seconds[name]:.1f}s")
+        return result
+
+    report = step("ingest", lambda: ingest_all(logical_date, only))
+    summary.ingest_failures = report.failures
+    step("standardize", lambda: standardize(only))
+    step("resolve", resolve_persons)
+    step("core", lambda: build_core(logical_date))
+    step("marts", build_marts)
+    return summary

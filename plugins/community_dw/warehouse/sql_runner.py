@@ -1,0 +1,30 @@
+"""Run the project's SQL files (sql/<layer>/<table>.sql) by name, timing each one."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from sqlalchemy.engine import Connection
+
+from community_dw.config import sql_dir
+
+log = logging.getLogger(__name__)
+
+
+def sql_path(name: str) -> Path:
+    """`core/person` -> sql/core/person.sql; refuses names outside the sql folder."""
+    path = (sql_dir() / f"{name}.sql").resolve()
+    if sql_dir().resolve() not in path.parents or not path.exists():
+        raise FileNotFoundError(f"no SQL file sql/{name}.sql")
+    return path
+
+
+def run_sql(conn: Connection, name: str) -> object:
+    """Execute one file in the caller's transaction; returns the first column of the last row, if any."""
+    started = time.perf_counter()
+    result = conn.exec_driver_sql(sql_path(name).read_text(encoding="utf-8"))
+    value = result.scalar() if result.returns_rows else None
+    log.info("sql/%s.sql: %.2fs", name, time.perf_counter() - started)
+    return value

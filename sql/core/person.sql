@@ -1,0 +1,74 @@
+-- core.person: the golden record of every resolved person, whichever department knows them.
+-- Grain: one row per person_key.
+-- Survivorship (documented in README): name and ID number from public security when it knows the
+-- person, else the most recent record with a valid ID; birth date and sex from the valid ID number,
+-- else the most recent stated value; phone: the most recently seen valid mobile, else any phone.
+drop table if exists core.person;
+create table core.person as
+with records as (
+    select l.person_key, r.*
+    from core.person_link l
+    join core.person_record r using (source, record_ref)
+),
+identity as (
+    select distinct on (person_key)
+        person_key, name, name_pinyin, id_number, id_valid
+    from records
+    order by person_key, (source = 'public_security.residents') desc, id_valid desc, seen_date desc, record_ref desc
+),
+birth_and_sex as (
+    select distinct on (person_key)
+        person_key,
+        case when id_valid then to_date(substr(id_number, 7, 8), 'YYYYMMDD') else birth_date end as birth_date,
+        case when id_valid then case when substr(id_number, 17, 1)::int % 2 = 1 then 'M' else 'F' end
+             else sex end as sex
+    from records
+    order by person_key, id_valid desc, (birth_date is not null) desc, seen_date desc, record_ref desc
+),
+mobile as (
+    select distinct on (person_key) person_key, phone_primary
+    from records
+    where phone_primary is not null
+    order by person_key, (phone_primary ~ '^1[3-9][0-9]{9}$') desc, seen_date desc, record_ref desc
+),
+sources as (
+    select person_key, array_agg(distinct source order by source) as known_to
+    from records
+    group by person_key
+),
+final as (
+    select
+        -- ids
+        i.person_key,
+        i.id_number,
+        i.id_valid,
+        -- attributes
+        i.name,
+        i.name_pinyin,
+        b.birth_date,
+        b.sex,
+        m.phone_primary,
+        -- age at the build's logical date
+        extract(year from age(a.as_of_date, b.birth_date))::int as age_years,
+        -- residency
+        coalesce(r.residency_status, 'not_in_register') as residency_status,
+        r.household_no,
+        r.building_code,
+        r.community,
+        r.subdistrict,
+        r.population_type,
+        -- lineage
+        s.known_to
+    from identity i
+    join birth_and_sex b using (person_key)
+    join sources s using (person_key)
+    left join mobile m using (person_key)
+    left join core.resident r using (person_key)
+    cross join core.as_of a
+)
+select * from final;
+
+alter table core.person add primary key (person_key);
+create index on core.person (id_number);
+comment on table core.person is '人员 (黄金记录) — one row per resolved person, from every department that knows them';
+comment on column core.person.known_to is 'the sources holding at least one record of this person';

@@ -1,0 +1,31 @@
+-- mart.resident_population: residents by community, age band and population type.
+-- Grain: one row per subdistrict x community x age band x population type.
+drop table if exists mart.resident_population;
+create table mart.resident_population as
+with residents as (
+    select
+        p.subdistrict,
+        p.community,
+        case when p.age_years is null then 'unknown'
+             when p.age_years < 18 then '0-17'
+             when p.age_years < 60 then '18-59'
+             when p.age_years < 80 then '60-79'
+             else '80+' end                    as age_band,
+        coalesce(p.population_type, 'unknown') as population_type,
+        p.household_no
+    from core.person p
+    where p.residency_status = 'resident'
+),
+final as (
+    select
+        subdistrict,
+        community,
+        age_band,
+        population_type,
+        count(*)                     as residents,
+        count(distinct household_no) as households
+    from residents
+    group by subdistrict, community, age_band, population_type
+)
+select * from final;
+comment on table mart.resident_population is '常住人口统计 — one row per subdistrict x community x age band x population type';
