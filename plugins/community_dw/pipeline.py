@@ -24,9 +24,13 @@ MART_TABLES = ("resident_population",)
 
 def stage_specs(departments: list[str] | None = None) -> list:
     """The standardization steps of the named departments (all by default), in dependency order."""
+    from community_dw.stage.civil_affairs import FACILITIES, SERVICE_RECIPIENTS
+    from community_dw.stage.grid import BUILDINGS, GRIDS
+    from community_dw.stage.health import VACCINATIONS
     from community_dw.stage.public_security import RESIDENTS
 
-    by_department = {"public_security": [RESIDENTS], "health": [], "civil_affairs": [], "grid": []}
+    by_department = {"public_security": [RESIDENTS], "health": [VACCINATIONS],
+                     "civil_affairs": [FACILITIES, SERVICE_RECIPIENTS], "grid": [GRIDS, BUILDINGS]}
     return [spec for name in departments or list(DEPARTMENTS) for spec in by_department[name]]
 
 
