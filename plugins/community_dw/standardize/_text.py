@@ -84,3 +84,18 @@ def map_unique(s: pd.Series, func: Callable[[np.ndarray], Iterable], dtype: str 
         out[valid] = results[codes[valid]]
     res = pd.Series(out, index=s.index)
     return res.astype(dtype) if dtype else res
+
+
+def on_unique(s: pd.Series, func: Callable[[pd.Series], pd.Series]) -> pd.Series:
+    """Run a vectorized ``func`` on the distinct non-NA values only and broadcast back.
+
+    Columns like addresses repeat (one per household member), so normalizing the distinct
+    values and taking them back by code costs a fraction of normalizing every row.
+    """
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    u = pd.Series(np.asarray(uniques, dtype=object), dtype="str")
+    res = func(u).to_numpy(dtype=object) if len(u) else np.empty(0, dtype=object)
+    out = np.full(len(s), None, dtype=object)
+    valid = codes >= 0
+    out[valid] = res[codes[valid]]
+    return pd.Series(out, index=s.index, dtype="str")
