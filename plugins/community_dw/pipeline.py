@@ -17,9 +17,11 @@ from community_dw.warehouse.sql_runner import run_sql
 log = logging.getLogger(__name__)
 
 #: Core tables in build order; each is sql/core/<name>.sql.
-CORE_TABLES = ("resident", "person")
+CORE_TABLES = ("grid", "resident", "person", "facility", "service_recipient", "vaccination_dose",
+               "vaccination_status")
 #: Marts; each is sql/mart/<name>.sql.
-MART_TABLES = ("resident_population",)
+MART_TABLES = ("resident_population", "vaccination_coverage", "key_population", "grid_workload",
+               "facility_access")
 
 
 def stage_specs(departments: list[str] | None = None) -> list:
@@ -55,7 +57,11 @@ def resolve_persons() -> dict[str, int]:
 
 def build_core(logical_date: date | None = None) -> None:
     """Rebuild the core tables for the logical date in one transaction (readers see old or new)."""
+    from community_dw.geo.grid_assignment import build_core_building
+
     engine = warehouse_engine()
+    # core.building first: residents are placed through it (by code, or by address where the code is blank).
+    build_core_building(engine)
     with engine.begin() as conn:
         conn.execute(sa.text("insert into core.as_of (as_of_date) values (coalesce(:d, current_date)) "
                              "on conflict (singleton) do update set as_of_date = excluded.as_of_date"),

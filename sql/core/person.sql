@@ -54,6 +54,7 @@ final as (
         coalesce(r.residency_status, 'not_in_register') as residency_status,
         r.household_no,
         r.building_code,
+        b.grid_code,
         r.community,
         r.subdistrict,
         r.population_type,
@@ -64,6 +65,7 @@ final as (
     join sources s using (person_key)
     left join mobile m using (person_key)
     left join core.resident r using (person_key)
+    left join core.building b on b.building_code = r.building_code
     cross join core.as_of a
 )
 select * from final;

@@ -25,6 +25,14 @@ events as (
     cross join latest_snapshot
     where linked.delivery_date >= latest_snapshot.snapshot_date
 ),
+unique_addresses as (
+    -- a building address that names exactly one building can place a resident without a code
+    select address_key, min(building_code) as building_code
+    from core.building
+    where address_key is not null
+    group by address_key
+    having count(*) = 1
+),
 final as (
     select
         -- ids
@@ -37,9 +45,12 @@ final as (
         -- household and place
         household_no,
         relation_to_head,
-        building_code,
+        coalesce(events.building_code, unique_addresses.building_code) as building_code,
+        case when events.building_code is not null then 'building_code'
+             when unique_addresses.building_code is not null then 'address'
+        end                                      as placed_by,
         current_address,
-        address_key,
+        events.address_key,
         population_type,
         residence_permit_no,
         community,
@@ -48,6 +59,7 @@ final as (
         delivery_kind,
         delivery_date
     from events
+    left join unique_addresses on unique_addresses.address_key = events.address_key
     where recency = 1
 )
 select * from final;
@@ -56,4 +68,5 @@ alter table core.resident add primary key (person_key);
 create index on core.resident (building_code);
 create index on core.resident (household_no);
 comment on table core.resident is '常住状态 — one row per person in the latest snapshot or a later delta: status, household, place';
+comment on column core.resident.placed_by is 'how the building was found: building_code (楼栋编码) or address (现住址 matched to 楼栋地址); null = not placed';
 comment on column core.resident.residency_status is 'resident | moved_out (迁出) | deceased (死亡)';

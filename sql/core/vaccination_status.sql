@@ -1,0 +1,62 @@
+-- core.vaccination_status: where each resident stands per vaccine they are eligible for.
+-- Grain: one row per resident person x catalogue vaccine they are eligible for at the as-of date.
+-- Complete series per core.vaccine_catalogue: FLU counts this season's dose only (1 Sep - 31 Aug);
+-- HPV needs 2 doses if the first was given before age 15, else 3.
+drop table if exists core.vaccination_status;
+create table core.vaccination_status as
+with as_of as (
+    select
+        as_of_date,
+        make_date(extract(year from as_of_date)::int - case when extract(month from as_of_date) < 9 then 1 else 0 end,
+                  9, 1) as flu_season_start
+    from core.as_of
+),
+residents as (
+    select p.person_key, p.birth_date, p.sex, p.age_years,
+           (extract(year from age(a.as_of_date, p.birth_date)) * 12
+            + extract(month from age(a.as_of_date, p.birth_date)))::int as age_months
+    from core.person p
+    cross join as_of a
+    where p.residency_status = 'resident' and p.birth_date is not null
+),
+eligible as (
+    select r.*, c.vaccine_code, c.doses_for_complete, c.doses_for_complete_if_started_before_15, c.seasonal
+    from residents r
+    join core.vaccine_catalogue c
+      on r.age_months >= coalesce(c.min_age_months, 0)
+     and (c.max_age_years is null or r.age_years <= c.max_age_years)
+     and (c.sex is null or c.sex = r.sex)
+),
+doses as (
+    select
+        d.person_key,
+        d.vaccine_code,
+        count(*)                                                        as doses,
+        count(*) filter (where d.vaccinated_date >= a.flu_season_start) as doses_this_season,
+        min(d.vaccinated_date)                                          as first_dose_date,
+        max(d.vaccinated_date)                                          as last_dose_date
+    from core.vaccination_dose d
+    cross join as_of a
+    group by d.person_key, d.vaccine_code
+),
+final as (
+    select
+        e.person_key,
+        e.vaccine_code,
+        coalesce(case when e.seasonal then d.doses_this_season else d.doses end, 0) as doses_counted,
+        case when e.doses_for_complete_if_started_before_15 is not null
+                  and extract(year from age(d.first_dose_date, e.birth_date)) < 15
+             then e.doses_for_complete_if_started_before_15
+             else e.doses_for_complete end                                     as doses_required,
+        d.first_dose_date,
+        d.last_dose_date
+    from eligible e
+    left join doses d using (person_key, vaccine_code)
+)
+select
+    final.*,
+    doses_counted >= 1              as has_any_dose,
+    doses_counted >= doses_required as is_complete
+from final;
+alter table core.vaccination_status add primary key (person_key, vaccine_code);
+comment on table core.vaccination_status is '接种状态 — one row per resident x vaccine they are eligible for: doses counted, required, complete';
