@@ -45,11 +45,11 @@ final as (
         -- attributes
         i.name,
         i.name_pinyin,
-        b.birth_date,
-        b.sex,
+        bs.birth_date,
+        bs.sex,
         m.phone_primary,
         -- age at the build's logical date
-        extract(year from age(a.as_of_date, b.birth_date))::int as age_years,
+        extract(year from age(a.as_of_date, bs.birth_date))::int as age_years,
         -- residency
         coalesce(r.residency_status, 'not_in_register') as residency_status,
         r.household_no,
@@ -61,7 +61,7 @@ final as (
         -- lineage
         s.known_to
     from identity i
-    join birth_and_sex b using (person_key)
+    join birth_and_sex bs using (person_key)
     join sources s using (person_key)
     left join mobile m using (person_key)
     left join core.resident r using (person_key)

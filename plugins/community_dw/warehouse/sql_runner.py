@@ -24,7 +24,10 @@ def sql_path(name: str) -> Path:
 def run_sql(conn: Connection, name: str) -> object:
     """Execute one file in the caller's transaction; returns the first column of the last row, if any."""
     started = time.perf_counter()
-    result = conn.exec_driver_sql(sql_path(name).read_text(encoding="utf-8"))
-    value = result.scalar() if result.returns_rows else None
+    # Straight to the DBAPI cursor without parameters, so a literal % in the SQL stays a modulo.
+    with conn.connection.cursor() as cur:
+        cur.execute(sql_path(name).read_text(encoding="utf-8"))
+        row = cur.fetchone() if cur.description else None
+    value = row[0] if row else None
     log.info("sql/%s.sql: %.2fs", name, time.perf_counter() - started)
     return value
