@@ -7,6 +7,7 @@ steps — OpenCC conversion and pinyin — run once per distinct value and are m
 
 from __future__ import annotations
 
+import unicodedata
 from functools import lru_cache
 
 import numpy as np
@@ -23,7 +24,9 @@ DOT_VARIANTS = (
     ".\u00b7\u0387\u2022\u2027\u2219\u22c5\u2218\u25e6\u25cf\u02d9\u30fb\uff65\u1427"
     "\u2e31\u318d\ufe52\uff0e\u3002\u00b0\u2024"
 )
-_DOT_RE = "[" + DOT_VARIANTS.replace(".", "\\.") + "]"
+# NFKC runs first and maps some variants to others (U+318D -> U+119E, U+FF65 -> U+30FB): match both.
+_DOT_CHARS = "".join(sorted(set(DOT_VARIANTS) | set(unicodedata.normalize("NFKC", DOT_VARIANTS)) - {" "}))
+_DOT_RE = "[" + _DOT_CHARS.replace(".", "\\.") + "]"
 HAN_RE = r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]"
 #: Characters OpenCC t2s would change although they are also correct simplified name characters
 #: (乾 as in 乾坤 is its own character in the simplified standard, not traditional 干).

@@ -46,11 +46,9 @@ def _cn_patterns() -> tuple[str, str]:
 
 def _tokens(raw: pd.Series) -> pd.DataFrame:
     """One row per candidate number: row (position in input), pos (order in field), text."""
-    s = nfkc(as_text(raw)).str.strip()
-    parts = s.str.split(_SPLIT_RE, regex=True)
-    exploded = parts.explode()
-    rows = np.repeat(np.arange(len(s)), parts.str.len().fillna(1).astype(int).to_numpy())
-    tok = pd.DataFrame({"row": rows, "text": exploded.to_numpy(dtype=object)})
+    s = nfkc(as_text(raw)).str.strip().reset_index(drop=True)
+    exploded = s.str.split(_SPLIT_RE, regex=True).explode()
+    tok = pd.DataFrame({"row": exploded.index.to_numpy(), "text": exploded.to_numpy(dtype=object)})
     tok["text"] = tok["text"].astype("str").str.strip()
     tok = tok[tok["text"].notna() & (tok["text"] != "")]
     # Whitespace also separates numbers ("13812345678 13987654321"): split a token on spaces when
