@@ -101,7 +101,58 @@ def run_pipeline(logical_date: date | None = None, only: list[str] | None = None
     report = step("ingest", lambda: ingest_all(logical_date, only))
     summary.ingest_failures = report.failures
     step("standardize", lambda: standardize(only))
+    step("gate staging", lambda: gate_layer("staging"))
     step("resolve", resolve_persons)
     step("core", lambda: build_core(logical_date))
     step("marts", build_marts)
+    step("gate marts", lambda: gate_layer("mart"))
     return summary
+
+
+class QualityGateFailed(RuntimeError):
+    """Critical expectations failed in a layer: nothing downstream of it may be rebuilt."""
+
+
+def _ungated_loads(engine, suite) -> list[tuple[int, str | None]]:
+    """Loads present in the suite's table with no passed gate yet, with their delivery kind if any."""
+    kind = "delivery_kind" if suite.table == "staging.stg_public_security__resident" else "null::text"
+    with engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(sa.text(
+            f"select distinct t.{suite.load_column}, t_kind from (select {suite.load_column}, {kind} as t_kind "
+            f"from {suite.table}) t where not exists (select 1 from audit.quality_result q "
+            f"where q.load_id = t.{suite.load_column} and q.suite_name = :suite "
+            "and (q.observed ->> 'gate_passed')::boolean) order by 1"), {"suite": suite.name})]
+
+
+def gate_layer(layer: str) -> dict[str, str]:
+    """Run every Great Expectations suite of a layer; raise GateFailed naming all critical failures.
+
+    Suites with a load column are run per load not yet passed (a delivery is judged on its own rows,
+    and a full snapshot's volume against the previous full snapshot); the others on the whole table.
+    """
+    from community_dw.quality.gate import GateFailed, enforce, run_gate
+    from community_dw.quality.suites import list_suites, load_suite
+
+    engine = warehouse_engine()
+    verdicts: dict[str, str] = {}
+    failed: list[GateFailed] = []
+    for name in list_suites():
+        suite = load_suite(name)
+        if not suite.table.startswith(f"{layer}."):
+            continue
+        with engine.connect() as conn:
+            if conn.execute(sa.text("select to_regclass(:t)"), {"t": suite.table}).scalar() is None:
+                continue
+        runs = ([dict(load_id=load_id, volume_key=kind, previous_row_count=0 if kind == "delta" else None)
+                 for load_id, kind in _ungated_loads(engine, suite)] if suite.load_column else [{}])
+        for kwargs in runs:
+            result = run_gate(engine, suite, **kwargs)
+            verdicts[f"{name}{'#' + str(kwargs['load_id']) if kwargs else ''}"] = "passed" if result.passed else "FAILED"
+            try:
+                enforce(result)
+            except GateFailed as error:
+                failed.append(error)
+    if failed:
+        raise QualityGateFailed(f"{len(failed)} quality gate(s) failed in {layer}:\n\n"
+                                + "\n\n".join(str(error) for error in failed))
+    return verdicts

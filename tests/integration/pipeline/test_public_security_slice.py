@@ -46,7 +46,7 @@ def _write(path: Path, header: str, rows: list[str], encoding: str) -> None:
 
 
 @pytest.fixture
-def drop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, warehouse: sa.Engine) -> Path:
+def drop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_warehouse: sa.Engine) -> Path:
     # valid check digits computed here so the test data states its intent
     full = [row.replace("442000198503120015", _id("44200019850312001")) for row in FULL_ROWS]
     delta = [row.replace("442000198503120013", _id("44200019850312001"))
@@ -58,12 +58,6 @@ def drop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, warehouse: sa.Engine) 
     _write(tmp_path / "public_security" / "residents_full_20261101.csv", HEADER, full, "gb18030")
     _write(tmp_path / "public_security" / "residents_delta_20261102.csv", DELTA_HEADER, delta, "utf-8-sig")
     monkeypatch.setenv("CDW_LANDING_DIR", str(tmp_path))
-    with warehouse.begin() as conn:
-        for table in ("raw.public_security__resident", "staging.stg_public_security__resident",
-                      "quarantine.public_security__resident", "core.person_link", "core.person_id_number"):
-            conn.exec_driver_sql(f"delete from {table}")
-        conn.exec_driver_sql("delete from audit.load_step")
-        conn.exec_driver_sql("delete from audit.load_run where source = 'public_security.residents'")
     return tmp_path
 
 
@@ -72,41 +66,41 @@ def _scalar(engine: sa.Engine, query: str):
         return conn.execute(sa.text(query)).scalar()
 
 
-def test_residents_flow_to_the_mart_with_nothing_lost(drop: Path, warehouse: sa.Engine) -> None:
+def test_residents_flow_to_the_mart_with_nothing_lost(drop: Path, fresh_warehouse: sa.Engine) -> None:
     from community_dw.pipeline import run_pipeline
 
     summary = run_pipeline(date(2026, 11, 2), only=["public_security"])
     assert summary.ingest_failures == {}
 
     # Every raw row is either staged or quarantined, per load, and the audit says so.
-    assert _scalar(warehouse, "select count(*) from raw.public_security__resident") == 7
-    assert _scalar(warehouse, "select count(*) from staging.stg_public_security__resident") == 5
-    reasons = _scalar(warehouse, "select string_agg(reason_code, ',' order by reason_code) "
+    assert _scalar(fresh_warehouse, "select count(*) from raw.public_security__resident") == 7
+    assert _scalar(fresh_warehouse, "select count(*) from staging.stg_public_security__resident") == 5
+    reasons = _scalar(fresh_warehouse, "select string_agg(reason_code, ',' order by reason_code) "
                                  "from quarantine.public_security__resident")
     assert reasons == "missing_name,unknown_change_type"
-    assert _scalar(warehouse, "select bool_and(rows_in = rows_out + rows_quarantined) from audit.load_step")
+    assert _scalar(fresh_warehouse, "select bool_and(rows_in = rows_out + rows_quarantined) from audit.load_step")
 
     # 陳大文 (traditional, full-width ID) and 李小红 (lowercase x) were standardized.
-    names = _scalar(warehouse, "select string_agg(name, ',' order by name) from core.person")
+    names = _scalar(fresh_warehouse, "select string_agg(name, ',' order by name) from core.person")
     assert "陈大文" in names and "李小红" in names
-    assert _scalar(warehouse, "select id_number from core.person where name = '李小红'") == "11010519491231002X"
+    assert _scalar(fresh_warehouse, "select id_number from core.person where name = '李小红'") == "11010519491231002X"
 
     # 王五's legacy 15-digit ID and his 18-digit one resolve to one person, who then moved out.
-    assert _scalar(warehouse, "select count(distinct person_key) from core.person where name = '王五'") == 1
-    assert _scalar(warehouse, "select residency_status from core.person where name = '王五'") == "moved_out"
-    assert _scalar(warehouse, "select residency_status from core.person where name = '赵六'") == "resident"
+    assert _scalar(fresh_warehouse, "select count(distinct person_key) from core.person where name = '王五'") == 1
+    assert _scalar(fresh_warehouse, "select residency_status from core.person where name = '王五'") == "moved_out"
+    assert _scalar(fresh_warehouse, "select residency_status from core.person where name = '赵六'") == "resident"
 
     # The mart counts residents only: 陈大文, 李小红, 赵六.
-    assert _scalar(warehouse, "select sum(residents) from mart.resident_population") == 3
-    assert _scalar(warehouse, "select residents from mart.resident_population where age_band = '0-17'") == 1
+    assert _scalar(fresh_warehouse, "select sum(residents) from mart.resident_population") == 3
+    assert _scalar(fresh_warehouse, "select residents from mart.resident_population where age_band = '0-17'") == 1
 
 
-def test_a_second_run_changes_nothing(drop: Path, warehouse: sa.Engine) -> None:
+def test_a_second_run_changes_nothing(drop: Path, fresh_warehouse: sa.Engine) -> None:
     from community_dw.pipeline import run_pipeline
 
     run_pipeline(date(2026, 11, 2), only=["public_security"])
-    before = _scalar(warehouse, "select md5(string_agg(p::text, '|' order by person_key)) from core.person p")
+    before = _scalar(fresh_warehouse, "select md5(string_agg(p::text, '|' order by person_key)) from core.person p")
     run_pipeline(date(2026, 11, 2), only=["public_security"])
-    after = _scalar(warehouse, "select md5(string_agg(p::text, '|' order by person_key)) from core.person p")
+    after = _scalar(fresh_warehouse, "select md5(string_agg(p::text, '|' order by person_key)) from core.person p")
     assert before == after
-    assert _scalar(warehouse, "select count(*) from raw.public_security__resident") == 7
+    assert _scalar(fresh_warehouse, "select count(*) from raw.public_security__resident") == 7

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+
 from community_dw.warehouse.migrate import MigrationError, applied, discover, migrate
 
 LAYERS = {"raw", "staging", "quarantine", "core", "mart", "outreach", "audit", "review"}
