@@ -13,7 +13,7 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon
 
 from community_dw.sources.delivery import DeliveryError, ParsedDelivery, assemble, cell_to_text
-from community_dw.sources.mapping import Mapping
+from community_dw.sources.mapping import HeaderMatch, Mapping
 
 GEOMETRY_WKT = "geometry_wkt"
 GEOMETRY_ISSUE = "geometry_issue"
@@ -60,7 +60,9 @@ def read_grids_geojson(path: str | Path, mapping: Mapping, *, delivery: str | No
         if not isinstance(properties, dict):
             raise DeliveryError(name, "feature properties are not an object", row=number)
         keys.extend(key for key in properties if key not in keys)
-    match = mapping.match_headers_positional(keys, name)
+    # An empty collection is a valid delivery of nothing (like a CSV with only its header): there are
+    # no properties to check the mapping against.
+    match = mapping.match_headers_positional(keys, name) if features else HeaderMatch({}, [], [], [])
     code_key = next((keys[p] for p, column in match.positions.items() if column == "grid_code"), None)
 
     wkts: list[str] = []

@@ -119,6 +119,9 @@ def _blank(cells: list[str | None]) -> bool:
 
 def _find_header(rows: list[tuple[int, list[str | None]]], mapping: Mapping, name: str) -> int:
     best_index, best_score = -1, (0, 0)
+    # A header row holds a required header, or (when those were renamed) most of the known ones: one
+    # known word in a title or a data row ("地址") does not make it a header.
+    enough = max(2, (len(mapping.expected(name)) + 1) // 2)
     seen = 0
     for index, (_, cells) in enumerate(rows):
         if _blank(cells):
@@ -127,7 +130,7 @@ def _find_header(rows: list[tuple[int, list[str | None]]], mapping: Mapping, nam
         if seen > HEADER_SCAN_ROWS:
             break
         score = mapping.score_headers(cells, name)
-        if score > best_score:
+        if score > best_score and (score[0] or score[1] >= enough):
             best_index, best_score = index, score
     if best_index < 0:
         expected = ", ".join(spec.header for spec in mapping.expected(name) if spec.required)
