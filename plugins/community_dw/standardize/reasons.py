@@ -61,7 +61,14 @@ OUT_OF_AREA = "out_of_area"
 # --- row-level quarantine reasons (set by staging, listed here so there is one catalogue) ---------
 NO_IDENTITY = "no_identity"
 DUPLICATE_RECORD = "duplicate_record"
+DUPLICATE_KEY = "duplicate_key"
+MISSING_KEY = "missing_key"
+MISSING_NAME = "missing_name"
 MISSING_REQUIRED = "missing_required"
+MISSING_GEOMETRY = "missing_geometry"
+MISSING_VACCINE_CODE = "missing_vaccine_code"
+BAD_TIMESTAMP = "bad_timestamp"
+UNKNOWN_CHANGE_TYPE = "unknown_change_type"
 SOURCE_DELETED = "source_deleted"
 
 _ID = ("id_issue",)
@@ -115,8 +122,21 @@ REASONS: dict[str, Reason] = {
                ("quarantine.reason",), "reject"),
         Reason(DUPLICATE_RECORD, "同一批次中的重复记录", "the same record twice in one delivery",
                ("quarantine.reason",), "reject"),
+        Reason(DUPLICATE_KEY, "源主键重复（保留第一条）", "the source key occurs twice; the first row is kept",
+               ("quarantine.reason",), "reject"),
+        Reason(MISSING_KEY, "源主键为空", "the source's own key (record/facility/building id) is blank",
+               ("quarantine.reason",), "reject"),
+        Reason(MISSING_NAME, "姓名为空", "the person's name is blank", ("quarantine.reason",), "reject"),
         Reason(MISSING_REQUIRED, "必填字段缺失", "a required field is blank", ("quarantine.reason",),
                "reject"),
+        Reason(MISSING_GEOMETRY, "网格几何为空或无效", "the grid has no usable geometry", ("quarantine.reason",),
+               "reject"),
+        Reason(MISSING_VACCINE_CODE, "疫苗编码为空", "the vaccine code is blank", ("quarantine.reason",),
+               "reject"),
+        Reason(BAD_TIMESTAMP, "时间戳缺失或无法解析", "a required timestamp is blank or unparseable",
+               ("quarantine.reason",), "reject"),
+        Reason(UNKNOWN_CHANGE_TYPE, "变动类型无法识别", "a delta row with an unknown change type",
+               ("quarantine.reason",), "reject"),
         Reason(SOURCE_DELETED, "源系统已撤销的记录", "a record revoked at the source (is_deleted)",
                ("quarantine.reason",), "reject"),
     )
