@@ -248,16 +248,43 @@ class LocalAirflow:
         state_file().unlink(missing_ok=True)
 
 
-def check_login(base_url: str) -> str:
-    """Log in as the admin and list DAGs through the public API; a one-line summary."""
+def dag_files(dags_folder: Path) -> set[str]:
+    """DAG files relative to the folder, by Airflow's own safe-mode test (mentions "airflow" and "dag")."""
+    files = set()
+    for path in dags_folder.rglob("*.py"):
+        content = path.read_bytes().lower()
+        if b"airflow" in content and b"dag" in content:
+            files.add(str(path.relative_to(dags_folder)))
+    return files
+
+
+def _relative(filename: str, dags_folder: Path) -> str:
+    path = Path(filename)
+    return str(path.relative_to(dags_folder)) if path.is_absolute() and dags_folder in path.parents else filename
+
+
+def check_login(base_url: str, dags_folder: Path, timeout_s: float = 90) -> str:
+    """Log in as the admin, wait until every DAG file shows up as DAGs or an import error (the first
+    parse of the dag-processor), and summarize what the UI will show."""
     token = login(base_url, ADMIN_USER, admin_password())
-    dags = _get_json(f"{base_url}/api/v2/dags?limit=1000", token)
-    errors = _get_json(f"{base_url}/api/v2/importErrors?limit=1000", token)
+    expected = dag_files(dags_folder)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        dags = _get_json(f"{base_url}/api/v2/dags?limit=1000", token)
+        errors = _get_json(f"{base_url}/api/v2/importErrors?limit=1000", token)
+        seen = {_relative(dag["fileloc"], dags_folder) for dag in dags["dags"]}
+        seen |= {_relative(error["filename"], dags_folder) for error in errors["import_errors"]}
+        if expected <= seen or time.monotonic() > deadline:
+            break
+        time.sleep(2)
     names = ", ".join(sorted(dag["dag_id"] for dag in dags["dags"])) or "none yet"
-    return (
-        f"login as {ADMIN_USER} OK; {dags['total_entries']} DAGs ({names}); "
-        f"{errors['total_entries']} import errors"
-    )
+    summary = f"login as {ADMIN_USER} OK; {dags['total_entries']} DAGs ({names})"
+    if errors["total_entries"]:
+        files = ", ".join(sorted(error["filename"] for error in errors["import_errors"]))
+        summary += f"; {errors['total_entries']} import errors in {files}"
+    if missing := expected - seen:
+        summary += f"; not parsed yet: {', '.join(sorted(missing))}"
+    return summary
 
 
 def print_banner(port: int, summary: str | None = None) -> None:
@@ -324,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         airflow.start()
         airflow.wait_ready(args.timeout)
-        print_banner(port, check_login(airflow.base_url))
+        print_banner(port, check_login(airflow.base_url, Path(env["AIRFLOW__CORE__DAGS_FOLDER"])))
         if args.detach:
             print(f"Left running in the background; stop it with `{parser.prog} --stop`.", flush=True)
             return 0
