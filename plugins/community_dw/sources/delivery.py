@@ -36,6 +36,15 @@ class DeliveryError(Exception):
             where.append(f"column {column}")
         super().__init__(f"{', '.join(where)}: {message}")
 
+    def __reduce__(self):
+        # Exceptions are pickled as cls(*args); ours has keyword-only fields, so say how to rebuild it
+        # (task runners and process pools pickle errors).
+        return (_rebuild_error, (self.delivery, self.message, self.row, self.column))
+
+
+def _rebuild_error(delivery: str, message: str, row: int | None, column: str | None) -> DeliveryError:
+    return DeliveryError(delivery, message, row=row, column=column)
+
 
 @dataclass
 class ParsedDelivery:

@@ -73,6 +73,34 @@ def read_xlsx(path: str | Path, mapping: Mapping, *, delivery: str | None = None
     return assemble(name, mapping, match, raw, source_row)
 
 
+_MAIN_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_INLINE_TEXT = (f"{_MAIN_NS}t", f"{_MAIN_NS}r/{_MAIN_NS}t")
+
+
+class _SheetParser(WorkSheetParser):
+    """openpyxl's worksheet parser, reading inline-string cells directly.
+
+    Exporters that stream (openpyxl's write-only mode, many Java exports) write every text cell as an
+    inline string, and openpyxl builds a rich-text object per such cell: about half the parse time.
+    Only the plain text is needed: the runs' <t> elements, without phonetic (<rPh>) guides.
+    """
+
+    def parse_cell(self, element):
+        if element.get("t") != "inlineStr":
+            return super().parse_cell(element)
+        cell = super().parse_cell(_without_children(element))
+        inline = element.find(f"{_MAIN_NS}is")
+        if inline is not None:
+            cell["value"] = "".join(t.text or "" for path in _INLINE_TEXT for t in inline.iterfind(path)) or None
+        cell["data_type"] = "s"
+        return cell
+
+
+def _without_children(element):
+    copy = element.makeelement(element.tag, element.attrib)
+    return copy
+
+
 def _check_container(path: Path, name: str) -> None:
     """Tell the usual wrong files apart before openpyxl gives a less helpful message."""
     with path.open("rb") as handle:
@@ -93,9 +121,9 @@ def _read_sheet(workbook, worksheet, name: str) -> tuple[list[tuple[int, list[st
     rows: list[tuple[int, list[str | None]]] = []
     try:
         with worksheet._get_source() as source:
-            parser = WorkSheetParser(source, worksheet._shared_strings, data_only=True, epoch=workbook.epoch,
-                                     date_formats=workbook._date_formats,
-                                     timedelta_formats=workbook._timedelta_formats)
+            parser = _SheetParser(source, worksheet._shared_strings, data_only=True, epoch=workbook.epoch,
+                                   date_formats=workbook._date_formats,
+                                   timedelta_formats=workbook._timedelta_formats)
             for number, cells in parser.parse():
                 texts: list[str | None] = []
                 for cell in cells:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import re
 
 import pytest
@@ -115,3 +116,5 @@ def test_delivery_error_text():
     assert str(DeliveryError("x.csv", "empty file")) == "x.csv: empty file"
     assert (error.delivery, error.row, error.column, error.message) == (
         "residents_full_20261101.csv", 1234, "公民身份号码", "bad value")
+    copy = pickle.loads(pickle.dumps(error))
+    assert (str(copy), copy.row, copy.column) == (str(error), 1234, "公民身份号码")

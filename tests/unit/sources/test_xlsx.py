@@ -194,3 +194,23 @@ def test_zip_that_is_not_a_workbook(tmp_path):
         archive.writestr("readme.txt", "not a workbook")
     with pytest.raises(DeliveryError, match="corrupt workbook"):
         read_xlsx(path, BUILDINGS)
+
+
+def test_streamed_workbook_with_inline_strings(tmp_path):
+    # Streaming exporters (openpyxl write-only, many Java exports) write text as inline strings and
+    # omit the sheet dimension.
+    wb = openpyxl.Workbook(write_only=True)
+    ws = wb.create_sheet()
+    ws.append(["实有人口信息"])
+    ws.append(["姓名", "证件类型", "公民身份号码", "出生日期"])
+    ws.append(["陳小明", "居民身份证", "44200019850312123X", dt.datetime(1985, 3, 12)])
+    ws.append(["", "护照", None, "1979/7/4"])
+    path = tmp_path / "residents_full_20261101.xlsx"
+    wb.save(path)
+    with zipfile.ZipFile(path) as archive:
+        assert b'inlineStr' in archive.read("xl/worksheets/sheet1.xml")
+    parsed = read_xlsx(path, RESIDENTS)
+    assert parsed.frame["name"].tolist()[0] == "陳小明" and pd.isna(parsed.frame["name"].iloc[1])
+    assert parsed.frame["id_number"].tolist()[0] == "44200019850312123X"
+    assert parsed.frame["birth_date"].tolist() == ["1985-03-12", "1979/7/4"]
+    assert parsed.frame["source_row"].tolist() == [3, 4]
