@@ -2,7 +2,8 @@
 ### warehouse_build
 
 Turns landed raw data into what departments read: standardize (rejects to `quarantine.*`) → quality
-gate on staging → resolve persons → rebuild `core.*` → rebuild `mart.*` → quality gate on marts.
+gate on staging → resolve persons → rebuild `core.*` → build marts in `mart_build` → quality gate
+on them → publish (swap into `mart.*` in one transaction).
 
 - **Schedule**: whenever any department's raw asset is updated (asset-triggered), one run at a time.
 - **Publishes**: asset `mart.published`, which schedules `outreach_lists`.
@@ -66,13 +67,20 @@ def warehouse_build():
 
         run()
 
-    @task(pool=WAREHOUSE_POOL, outlets=[MART_ASSET])
+    @task(pool=WAREHOUSE_POOL)
     def gate_marts() -> dict:
         from community_dw.pipeline import gate_layer
 
         return gate_layer("mart")
 
-    standardize() >> gate_staging() >> resolve_persons() >> build_core() >> build_marts() >> gate_marts()
+    @task(pool=WAREHOUSE_POOL, outlets=[MART_ASSET])
+    def publish_marts() -> list[str]:
+        from community_dw.pipeline import publish_marts as run
+
+        return run()
+
+    (standardize() >> gate_staging() >> resolve_persons() >> build_core() >> build_marts() >> gate_marts()
+     >> publish_marts())
 
 
 warehouse_build()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable
@@ -70,10 +71,37 @@ def build_core(logical_date: date | None = None) -> None:
             run_sql(conn, f"core/{table}")
 
 
+BUILD_SCHEMA = "mart_build"
+
+
 def build_marts() -> None:
+    """Build every mart into the schema mart_build; departments keep reading mart until publish_marts.
+
+    Build, gate, then swap: a mart that fails its quality gate is never published, and the gate can
+    compare the new figures with the published ones (e.g. a denominator that moved more than 10%).
+    """
     with warehouse_engine().begin() as conn:
+        conn.exec_driver_sql(f"drop schema if exists {BUILD_SCHEMA} cascade; create schema {BUILD_SCHEMA}")
         for table in MART_TABLES:
-            run_sql(conn, f"mart/{table}")
+            run_sql(conn, f"mart/{table}", schema_map={"mart": BUILD_SCHEMA})
+        # The first build has nothing published to compare with: an empty table of the same shape.
+        for (table,) in conn.exec_driver_sql(
+                "select tablename from pg_tables where schemaname = %s", (BUILD_SCHEMA,)).all():
+            conn.exec_driver_sql(f"create table if not exists mart.{table} (like {BUILD_SCHEMA}.{table})")
+
+
+def publish_marts() -> list[str]:
+    """Swap the gated marts in: one transaction, so readers see the old marts or the new, never a mix."""
+    with warehouse_engine().begin() as conn:
+        tables = [row[0] for row in conn.exec_driver_sql(
+            "select tablename from pg_tables where schemaname = %s order by tablename", (BUILD_SCHEMA,))]
+        if not tables:
+            raise RuntimeError("nothing to publish: build_marts has not run (schema mart_build is empty)")
+        for table in tables:
+            conn.exec_driver_sql(f"drop table if exists mart.{table} cascade")
+            conn.exec_driver_sql(f"alter table {BUILD_SCHEMA}.{table} set schema mart")
+        conn.exec_driver_sql(f"drop schema {BUILD_SCHEMA}")
+    return tables
 
 
 @dataclass
@@ -106,6 +134,7 @@ def run_pipeline(logical_date: date | None = None, only: list[str] | None = None
     step("core", lambda: build_core(logical_date))
     step("marts", build_marts)
     step("gate marts", lambda: gate_layer("mart"))
+    step("publish marts", publish_marts)
     return summary
 
 
@@ -140,6 +169,8 @@ def gate_layer(layer: str) -> dict[str, str]:
         suite = load_suite(name)
         if not suite.table.startswith(f"{layer}."):
             continue
+        if layer == "mart":  # marts are gated where they are built, before they are published
+            suite = dataclasses.replace(suite, table=suite.table.replace("mart.", f"{BUILD_SCHEMA}.", 1))
         with engine.connect() as conn:
             if conn.execute(sa.text("select to_regclass(:t)"), {"t": suite.table}).scalar() is None:
                 continue

@@ -64,7 +64,8 @@ def test_ingest_dags_publish_their_asset_and_the_warehouse_listens(dag_bag) -> N
 def test_no_cycles_and_linear_warehouse_chain(dag_bag) -> None:
     warehouse = dag_bag.dags["warehouse_build"]
     order = [task.task_id for task in warehouse.topological_sort()]
-    assert order == ["standardize", "gate_staging", "resolve_persons", "build_core", "build_marts", "gate_marts"]
+    assert order == ["standardize", "gate_staging", "resolve_persons", "build_core", "build_marts", "gate_marts",
+                     "publish_marts"]
 
 
 def test_file_sensors_defer_instead_of_holding_a_worker(dag_bag) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 from pathlib import Path
 
@@ -21,12 +22,20 @@ def sql_path(name: str) -> Path:
     return path
 
 
-def run_sql(conn: Connection, name: str) -> object:
-    """Execute one file in the caller's transaction; returns the first column of the last row, if any."""
+def run_sql(conn: Connection, name: str, schema_map: dict[str, str] | None = None) -> object:
+    """Execute one file in the caller's transaction; returns the first column of the last row, if any.
+
+    schema_map writes a layer's tables elsewhere (e.g. {"mart": "mart_build"} for build-then-swap):
+    every `mart.` qualifier in the file becomes `mart_build.`, so a file reads its own layer's tables
+    from where they are being built.
+    """
     started = time.perf_counter()
+    text = sql_path(name).read_text(encoding="utf-8")
+    for schema, target in (schema_map or {}).items():
+        text = re.sub(rf"\b{schema}\.", f"{target}.", text)
     # Straight to the DBAPI cursor without parameters, so a literal % in the SQL stays a modulo.
     with conn.connection.cursor() as cur:
-        cur.execute(sql_path(name).read_text(encoding="utf-8"))
+        cur.execute(text)
         row = cur.fetchone() if cur.description else None
     value = row[0] if row else None
     log.info("sql/%s.sql: %.2fs", name, time.perf_counter() - started)
