@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from community_dw.warehouse.sql_runner import run_sql
 
@@ -22,8 +22,13 @@ def resolve_deterministic(engine: Engine, *, create_new: bool = True) -> Resolve
     With create_new=False the records nothing matched stay unlinked, for the probabilistic linker.
     """
     with engine.begin() as conn:
-        run_sql(conn, "resolve/person_record")
-        by_id = run_sql(conn, "resolve/link_by_id_number")
-        by_name = run_sql(conn, "resolve/link_by_name_birth_date")
-        new = run_sql(conn, "resolve/link_new_persons") if create_new else 0
+        return link_deterministic(conn, create_new=create_new)
+
+
+def link_deterministic(conn: Connection, *, create_new: bool = True) -> ResolveCounts:
+    """The deterministic passes in the caller's transaction (resolve_all runs them with the others)."""
+    run_sql(conn, "resolve/person_record")
+    by_id = run_sql(conn, "resolve/link_by_id_number")
+    by_name = run_sql(conn, "resolve/link_by_name_birth_date")
+    new = run_sql(conn, "resolve/link_new_persons") if create_new else 0
     return ResolveCounts(int(by_id), int(by_name), int(new or 0))
