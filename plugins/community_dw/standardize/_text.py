@@ -7,8 +7,11 @@ from collections.abc import Callable, Iterable
 import numpy as np
 import pandas as pd
 
-#: Every whitespace a department export has been seen to contain, the ideographic space included.
-WHITESPACE_RE = r"[\s\u3000\u00a0\u200b\ufeff]+"
+#: Every Unicode whitespace (the ideographic space U+3000 included) plus zero-width space and BOM,
+#: as literal characters: pandas hands a pattern without ``\s``/``\uXXXX`` escapes to pyarrow's RE2
+#: (vectorized, ~5x faster) instead of falling back to Python's ``re`` row by row.
+SPACE_CHARS = "\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200b\u2028\u2029\u202f\u205f\u3000\ufeff"
+WHITESPACE_RE = f"[{SPACE_CHARS}]+"
 
 
 def as_text(raw: pd.Series | Iterable) -> pd.Series:
@@ -99,3 +102,20 @@ def on_unique(s: pd.Series, func: Callable[[pd.Series], pd.Series]) -> pd.Series
     valid = codes >= 0
     out[valid] = res[codes[valid]]
     return pd.Series(out, index=s.index, dtype="str")
+
+
+def frame_on_unique(s: pd.Series, func: Callable[[pd.Series], pd.DataFrame]) -> pd.DataFrame:
+    """Run ``func`` (text Series -> DataFrame, one row per value) once per distinct value.
+
+    NA is passed through ``func`` as one extra value, so blank rows get whatever ``func`` says
+    about a blank (usually the ``blank`` issue). The result is on ``s``'s index.
+    """
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    values = np.empty(len(uniques) + 1, dtype=object)
+    values[: len(uniques)] = np.asarray(uniques, dtype=object)
+    values[len(uniques)] = None
+    res = func(pd.Series(values, dtype="str"))
+    codes = np.where(codes < 0, len(uniques), codes)
+    out = res.take(codes)
+    out.index = s.index
+    return out

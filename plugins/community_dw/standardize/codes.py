@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from community_dw.standardize import reasons
-from community_dw.standardize._text import WHITESPACE_RE, as_text, nfkc
+from community_dw.standardize._text import WHITESPACE_RE, as_text, frame_on_unique, nfkc
 
 #: GB 3304 ethnicity codes and names, in code order; 97/98 are the two non-ethnic categories.
 ETHNICITIES: dict[str, str] = {
@@ -90,6 +90,10 @@ def map_codes(raw: pd.Series, mapping: Mapping[str, str], column: str) -> pd.Dat
     The issue is ``blank`` for an empty cell and ``unknown_value`` for a spelling not in the map,
     so an unmapped value is visible in quarantine instead of silently turning into NA.
     """
+    return frame_on_unique(as_text(raw), lambda u: _map_codes(u, mapping, column))
+
+
+def _map_codes(raw: pd.Series, mapping: Mapping[str, str], column: str) -> pd.DataFrame:
     key = _spelling_key(raw)
     lowered = {k.lower(): v for k, v in mapping.items()}
     values = key.map(lowered).astype("str")

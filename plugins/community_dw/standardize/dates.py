@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from community_dw.standardize import reasons
-from community_dw.standardize._text import WHITESPACE_RE, as_text, nfkc
+from community_dw.standardize._text import WHITESPACE_RE, as_text, frame_on_unique, nfkc
 
 TZ = "Asia/Shanghai"
 #: dtype of every ``date`` column: naive midnight, i.e. a calendar date (PostgreSQL ``date``).
@@ -94,7 +94,16 @@ def parse_dates(
     reduced to its Shanghai calendar date, so ``2024-03-01T23:30:00Z`` is 2024-03-02.
     ``date_issue``: blank, unparseable (no known spelling), bad_date (19850230), out_of_range
     (outside ``min_date``..``max_date`` when given, e.g. a birth date in the future).
+    Birth dates repeat (a million people share ~35,000 days), so each spelling is parsed once.
     """
+    return frame_on_unique(as_text(raw), lambda u: _parse_dates(u, min_date, max_date))
+
+
+def _parse_dates(
+    raw: pd.Series,
+    min_date: str | pd.Timestamp | None = None,
+    max_date: str | pd.Timestamp | None = None,
+) -> pd.DataFrame:
     s, blank = _clean(raw)
     dates, ymd_matched = _ymd(s)
     rest = ~ymd_matched.to_numpy() & ~blank
@@ -125,6 +134,10 @@ def parse_timestamps(raw: pd.Series) -> pd.DataFrame:
     time, one with a zone (``Z``, ``+08:00``) is converted. A bare date means its local midnight.
     ``timestamp_issue``: blank, unparseable, bad_date (a matching spelling naming no real instant).
     """
+    return frame_on_unique(as_text(raw), _parse_timestamps)
+
+
+def _parse_timestamps(raw: pd.Series) -> pd.DataFrame:
     s, blank = _clean(raw)
     ts, matched = _timestamps(s)
     # 19850312 / 1985年3月12日 also name an instant: local midnight of that day.

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from community_dw.standardize import reasons
-from community_dw.standardize._text import as_text, nfkc
+from community_dw.standardize._text import SPACE_CHARS, as_text, nfkc
 from community_dw.standardize.dates import DATE_DTYPE, TZ, parse_dates
 from community_dw.standardize.sex import standardize_sex
 
@@ -31,7 +31,7 @@ PROVINCE_CODES = frozenset(
 MIN_BIRTH_DATE = pd.Timestamp("1890-01-01")
 
 # Dashes of every width and the separators people type inside a number.
-_SEPARATORS_RE = r"[\s\u3000\u00a0\u200b\ufeff\-‐‑‒–—―−﹣_.·]+"
+_SEPARATORS_RE = f"[{SPACE_CHARS}\\-‐‑‒–—―−﹣_.·]+"
 
 COLUMNS = [
     "id_number", "id_valid", "id_upgraded_from_15", "id_birth_date", "id_sex", "id_region_code",
@@ -41,18 +41,28 @@ COLUMNS = [
 
 def compact_id_numbers(raw: pd.Series) -> pd.Series:
     """Full-width to half-width, separators and spaces removed, x upper-cased; NA when blank."""
-    s = nfkc(as_text(raw))
-    s = s.str.replace(_SEPARATORS_RE, "", regex=True).str.upper()
-    return s.where(s != "")
+    s = as_text(raw)
+    # Most numbers arrive clean; only the rest pay for NFKC and separator removal.
+    clean = s.str.fullmatch(r"[0-9]{17}[0-9X]|[0-9]{15}").fillna(False).astype(bool).to_numpy()
+    if clean.all():
+        return s
+    out = s.copy()
+    rest = nfkc(s[~clean]).str.replace(_SEPARATORS_RE, "", regex=True).str.upper()
+    out[~clean] = rest.where(rest != "")
+    return out
+
+
+def _digit_matrix(bodies: pd.Series) -> np.ndarray:
+    """(n, 17) int matrix of the digits of 17-digit bodies, via one buffer instead of n slices."""
+    if len(bodies) == 0:
+        return np.zeros((0, 17), dtype=np.int64)
+    buf = "".join(bodies.tolist()).encode("ascii")
+    return np.frombuffer(buf, dtype=np.uint8).reshape(-1, 17).astype(np.int64) - 48
 
 
 def check_digits(bodies: pd.Series) -> np.ndarray:
     """GB 11643 check character for each 17-digit body (all values must be 17 ASCII digits)."""
-    if len(bodies) == 0:
-        return np.array([], dtype="<U1")
-    buf = "".join(bodies.tolist()).encode("ascii")
-    digits = np.frombuffer(buf, dtype=np.uint8).reshape(-1, 17).astype(np.int64) - 48
-    return CHECK_CHARS[(digits @ WEIGHTS) % 11]
+    return CHECK_CHARS[(_digit_matrix(bodies) @ WEIGHTS) % 11]
 
 
 def standardize_id_numbers(raw: pd.Series, as_of: str | pd.Timestamp | None = None) -> pd.DataFrame:
@@ -75,9 +85,9 @@ def standardize_id_numbers(raw: pd.Series, as_of: str | pd.Timestamp | None = No
     n = len(s)
     idx = s.index
     blank = s.isna().to_numpy()
-    is18 = s.str.fullmatch(r"\d{17}[\dX]").fillna(False).astype(bool).to_numpy()
-    is15 = s.str.fullmatch(r"\d{15}").fillna(False).astype(bool).to_numpy()
-    only_digits = s.str.fullmatch(r"\d*X?").fillna(False).astype(bool).to_numpy()
+    is18 = s.str.fullmatch(r"[0-9]{17}[0-9X]").fillna(False).astype(bool).to_numpy()
+    is15 = s.str.fullmatch(r"[0-9]{15}").fillna(False).astype(bool).to_numpy()
+    only_digits = s.str.fullmatch(r"[0-9]*X?").fillna(False).astype(bool).to_numpy()
     ok = is18 | is15
 
     body = pd.Series(pd.NA, index=idx, dtype="str")
@@ -85,7 +95,8 @@ def standardize_id_numbers(raw: pd.Series, as_of: str | pd.Timestamp | None = No
     fifteen = s[is15]
     body[is15] = fifteen.str.slice(0, 6) + "19" + fifteen.str.slice(6, 15)
 
-    computed = check_digits(body[ok])
+    digits = _digit_matrix(body[ok])
+    computed = CHECK_CHARS[(digits @ WEIGHTS) % 11]
     given = s[ok].str.slice(17, 18).to_numpy(dtype=object)
     check_ok = np.zeros(n, dtype=bool)
     check_ok[ok] = (given == computed) | is15[ok]
@@ -101,11 +112,12 @@ def standardize_id_numbers(raw: pd.Series, as_of: str | pd.Timestamp | None = No
     date_ok = (birth.notna() & (birth >= MIN_BIRTH_DATE) & (birth <= latest.normalize())).to_numpy()
     birth = birth.where(date_ok)
 
-    province = pd.to_numeric(body.str.slice(0, 2), errors="coerce")
-    region_ok = province.isin(PROVINCE_CODES).to_numpy()
+    region_ok = np.zeros(n, dtype=bool)
+    region_ok[ok] = np.isin(digits[:, 0] * 10 + digits[:, 1], list(PROVINCE_CODES))
 
-    sex_digit = pd.to_numeric(body.str.slice(16, 17), errors="coerce")
-    sex = pd.Series(np.where(sex_digit % 2 == 1, "M", "F"), index=idx, dtype="str").where(ok)
+    sex_values = np.full(n, None, dtype=object)
+    sex_values[ok] = np.where(digits[:, 16] % 2 == 1, "M", "F")
+    sex = pd.Series(sex_values, index=idx, dtype="str")
 
     issue = np.full(n, None, dtype=object)
     issue[ok & ~check_ok] = reasons.BAD_CHECK_DIGIT

@@ -22,13 +22,15 @@ import numpy as np
 import pandas as pd
 
 from community_dw.standardize import reasons
-from community_dw.standardize._text import as_text, nfkc
+from community_dw.standardize._text import SPACE_CHARS, as_text, frame_on_unique, nfkc
 
 JOIN = "；"
 #: Separators between numbers in one field; whitespace separates only where a whole number ends.
-_SPLIT_RE = r"[；;/、,，|\n]+|(?:\s*(?:或|及|和)\s*)"
+_SPLIT_RE = f"[；;/、,，|\n]+|[{SPACE_CHARS}]*(?:或|及|和)[{SPACE_CHARS}]*"
 #: Characters people put inside one number.
-_INNER_RE = r"[\s\-‐‑‒–—―−()（）.]+"
+_INNER_RE = f"[{SPACE_CHARS}\\-‐‑‒–—―−()（）.]+"
+_ONE_NUMBER = r"(?:\+?86)?\s*(?:1[0-9]{10}|0[0-9]{2,3}-?[0-9]{7,8})"
+_SPACED_NUMBERS_RE = rf"{_ONE_NUMBER}(?:\s+{_ONE_NUMBER})+"
 #: Area codes of two digits (Beijing 10, 2x); every other CN area code has three.
 _TWO_DIGIT_AREA_RE = r"^(?:10|2\d)"
 
@@ -47,14 +49,22 @@ def _cn_patterns() -> tuple[str, str]:
 def _tokens(raw: pd.Series) -> pd.DataFrame:
     """One row per candidate number: row (position in input), pos (order in field), text."""
     s = nfkc(as_text(raw)).str.strip().reset_index(drop=True)
-    exploded = s.str.split(_SPLIT_RE, regex=True).explode()
-    tok = pd.DataFrame({"row": exploded.index.to_numpy(), "text": exploded.to_numpy(dtype=object)})
+    # Splitting runs row by row in Python; only the fields that hold a separator need it.
+    several = s.str.contains(_SPLIT_RE).fillna(False).astype(bool).to_numpy()
+    exploded = s[several].str.split(_SPLIT_RE, regex=True).explode()
+    tok = pd.DataFrame(
+        {
+            "row": np.concatenate([np.flatnonzero(~several), exploded.index.to_numpy()]),
+            "text": np.concatenate([s[~several].to_numpy(dtype=object), exploded.to_numpy(dtype=object)]),
+        }
+    ).sort_values("row", kind="stable")
     tok["text"] = tok["text"].astype("str").str.strip()
     tok = tok[tok["text"].notna() & (tok["text"] != "")]
     # Whitespace also separates numbers ("13812345678 13987654321"): split a token on spaces when
     # each space-separated piece is itself a whole number, else the spaces are grouping.
-    spaced = tok["text"].str.fullmatch(r"(?:\+?86)?\s*(?:1\d{10}|0\d{2,3}-?\d{7,8})(?:\s+(?:\+?86)?\s*(?:1\d{10}|0\d{2,3}-?\d{7,8}))+")
-    spaced = spaced.fillna(False).astype(bool)
+    spaced = tok["text"].str.contains(" ", regex=False).fillna(False).astype(bool)
+    if spaced.any():
+        spaced[spaced] = tok.loc[spaced, "text"].str.fullmatch(_SPACED_NUMBERS_RE).fillna(False).astype(bool)
     if spaced.any():
         pieces = tok.loc[spaced, "text"].str.split(r"\s+", regex=True).explode()
         extra = pd.DataFrame({"row": tok.loc[pieces.index, "row"].to_numpy(), "text": pieces.to_numpy()})
@@ -117,7 +127,10 @@ def standardize_phones(raw: pd.Series, default_area_code: str | None = None) -> 
     ``default_area_code`` (e.g. '0760') completes local landlines typed without their area code;
     without it they are kept bare and flagged.
     """
-    s = as_text(raw)
+    return frame_on_unique(as_text(raw), lambda u: _standardize_phones(u, default_area_code))
+
+
+def _standardize_phones(s: pd.Series, default_area_code: str | None) -> pd.DataFrame:
     n = len(s)
     tok = _tokens(s)
     canonical, kind, local = _classify(tok["text"], default_area_code)
@@ -139,15 +152,19 @@ def standardize_phones(raw: pd.Series, default_area_code: str | None = None) -> 
     primary[first["row"].to_numpy()] = first["canonical"].to_numpy(dtype=object)
     primary_type[first["row"].to_numpy()] = first["kind"].to_numpy(dtype=object)
 
-    # phones_all: one number per row is the common case and needs no join.
-    counts = np.bincount(good["row"].to_numpy(), minlength=n)
-    all_numbers = np.full(n, None, dtype=object)
-    single = good[counts[good["row"].to_numpy()] == 1]
-    all_numbers[single["row"].to_numpy()] = single["canonical"].to_numpy(dtype=object)
-    multi = good[counts[good["row"].to_numpy()] > 1]
-    if len(multi):
-        joined = multi.groupby("row", sort=False)["canonical"].agg(JOIN.join)
-        all_numbers[joined.index.to_numpy()] = joined.to_numpy(dtype=object)
+    # phones_all: concatenate the k-th number of every row, level by level (rows hold a handful),
+    # instead of a Python join per group.
+    level = good.groupby("row").cumcount().to_numpy()
+    all_numbers = pd.Series(pd.NA, index=range(n), dtype="str")
+    for k in range(int(level.max()) + 1 if len(level) else 0):
+        at = good[level == k]
+        rows = at["row"].to_numpy()
+        values = at["canonical"].astype("str")
+        values.index = rows
+        if k == 0:
+            all_numbers.iloc[rows] = values.to_numpy()
+        else:
+            all_numbers.iloc[rows] = (all_numbers.iloc[rows].set_axis(rows) + JOIN + values).to_numpy()
 
     has_local = np.bincount(tok["row"].to_numpy(), weights=tok["local"].to_numpy(float), minlength=n) > 0
     issue = np.full(n, None, dtype=object)
@@ -160,7 +177,7 @@ def standardize_phones(raw: pd.Series, default_area_code: str | None = None) -> 
         {
             "phone_primary": pd.Series(primary, index=s.index, dtype="str"),
             "phone_primary_type": pd.Series(primary_type, index=s.index, dtype="str"),
-            "phones_all": pd.Series(all_numbers, index=s.index, dtype="str"),
+            "phones_all": all_numbers.set_axis(s.index),
             "phone_issue": pd.Series(issue, index=s.index, dtype="str"),
         },
         index=s.index,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from community_dw.standardize.codes import map_codes
+from community_dw.standardize._text import as_text, frame_on_unique
+from community_dw.standardize.codes import _map_codes
 
 #: GB/T 2261.1: 0 未知的性别 and 9 未说明的性别 say "not known", which is blank, not unknown_value.
 SEX_MAP: dict[str, str] = {
@@ -16,10 +17,12 @@ _NOT_STATED = {"0", "9", "未知", "未说明", "未知的性别", "未说明的
 
 def standardize_sex_frame(raw: pd.Series) -> pd.DataFrame:
     """DataFrame[sex, sex_issue]: 'M'/'F'/NA with blank or unknown_value as the issue."""
-    s = raw if isinstance(raw, pd.Series) else pd.Series(list(raw))
-    key = s.astype("str").str.strip().str.lower()
-    not_stated = key.isin(_NOT_STATED).fillna(False).astype(bool)
-    return map_codes(s.where(~not_stated), SEX_MAP, "sex")
+    return frame_on_unique(as_text(raw), _sex_frame)
+
+
+def _sex_frame(u: pd.Series) -> pd.DataFrame:
+    not_stated = u.str.strip().str.lower().isin(_NOT_STATED).fillna(False).astype(bool)
+    return _map_codes(u.where(~not_stated), SEX_MAP, "sex")
 
 
 def standardize_sex(raw: pd.Series) -> pd.Series:
