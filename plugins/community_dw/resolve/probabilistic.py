@@ -189,36 +189,36 @@ def resolve_probabilistic(conn: Connection, settings: LinkSettings, model: dict[
 
     # decisions, one row per record
     rep = unlinked.sort_values(["source", "record_ref"]).drop_duplicates("profile").set_index("profile")
-    decisions = unlinked[["source", "record_ref", "profile"]].copy()
-    decisions["kind"] = None
-    decisions["person_key"] = pd.NA
-    decisions["component"] = None
-    decisions["score"] = np.nan
-    is_linked = decisions.profile.isin(linked_profiles)
-    decisions.loc[is_linked, "kind"] = "link"
-    decisions.loc[is_linked, "person_key"] = decisions.loc[is_linked, "profile"].map(lambda u: linked_profiles[u][0])
-    decisions.loc[is_linked, "score"] = decisions.loc[is_linked, "profile"].map(lambda u: linked_profiles[u][1])
-    comp = decisions.profile.map(component_of)
-    comp_size = unlinked.assign(component=comp).groupby("component").size()
+    is_linked = unlinked.profile.isin(linked_profiles).to_numpy()
+    comp = unlinked.profile.map(component_of)
+    comp_size = comp.map(comp.value_counts())
     # A group of more than one record becomes one person here; a lone record is left to the
     # new-person pass, which gives it a key like any other record nothing matched.
-    grouped = ~is_linked & comp.map(comp_size).fillna(0).gt(1)
-    decisions.loc[grouped, "kind"] = "group"
-    decisions.loc[grouped, "component"] = comp[grouped]
-    decisions.loc[grouped, "score"] = comp[grouped].map(component_score)
+    grouped = ~is_linked & comp_size.fillna(0).gt(1).to_numpy()
+    link_info = unlinked.profile.map(lambda u: linked_profiles.get(u, (None, None)))
+    decisions = pd.DataFrame({
+        "source": unlinked.source.to_numpy(),
+        "record_ref": unlinked.record_ref.to_numpy(),
+        "kind": np.where(is_linked, "link", np.where(grouped, "group", None)),
+        "person_key": pd.array([k if ok else None for (k, _), ok in zip(link_info, is_linked, strict=True)],
+                               dtype="Int64"),
+        "component": np.where(grouped, comp.to_numpy(dtype=object), None),
+        "score": [p if ok else (component_score.get(c) if g else None)
+                  for (_, p), ok, g, c in zip(link_info, is_linked, grouped, comp, strict=True)],
+    })
     decisions = decisions[decisions.kind.notna()]
     counts.linked = int(is_linked.sum())
     counts.grouped_new = int(grouped.sum())
 
     if not decisions.empty:
-        copy_frame(conn.connection, "resolve_decision", decisions.drop(columns="profile"),
+        copy_frame(conn.connection, "pg_temp.resolve_decision", decisions,
                    ["source", "record_ref", "kind", "person_key", "component", "score"])
     if review_rows:
         review = pd.concat(review_rows)
         review = review.join(rep[["source", "record_ref"]], on="uid_l")
         _execute(conn, "create temp table resolve_review (source text, record_ref text, person_key bigint, "
                        "match_probability double precision, evidence jsonb) on commit drop")
-        copy_frame(conn.connection, "resolve_review", review,
+        copy_frame(conn.connection, "pg_temp.resolve_review", review,
                    ["source", "record_ref", "person_key", "match_probability", "evidence"])
         with conn.connection.cursor() as cur:
             cur.execute("""
@@ -240,7 +240,7 @@ def resolve_probabilistic(conn: Connection, settings: LinkSettings, model: dict[
             "match_probability": doubtful_within.match_probability.to_numpy(),
             "evidence": _evidence(doubtful_within, settings).to_numpy(),
         })
-        counts.pending_pairs = copy_frame(conn.connection, "resolve_pair_pending", pending)
+        counts.pending_pairs = copy_frame(conn.connection, "pg_temp.resolve_pair_pending", pending)
     return counts
 
 
