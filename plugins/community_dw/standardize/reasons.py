@@ -78,7 +78,7 @@ REASONS: dict[str, Reason] = {
     for r in (
         Reason(BLANK, "空值：未提供", "blank: nothing was delivered",
                ("id_issue", "name_issue", "phone_issue", "date_issue", "timestamp_issue",
-                "address_issue", "ethnicity_issue", "id_type_issue", "population_type_issue",
+                "ethnicity_issue", "id_type_issue", "population_type_issue",
                 "change_type_issue", "sex_issue"), "absent"),
         Reason(UNKNOWN_VALUE, "无法识别的代码值", "a code value outside the known set",
                ("ethnicity_issue", "id_type_issue", "population_type_issue", "change_type_issue",
