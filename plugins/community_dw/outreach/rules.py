@@ -19,6 +19,8 @@ KNOWN_KEYS = {"id", "reason", "priority", "vaccine", "status", "dose", "min_age"
               "living_alone", "min_days_overdue", "enabled", *LIST_KEYS}
 OUTCOME_ACTIONS = ("close", "keep_open")
 SIGNALS = ("moved_away", "deceased")
+#: closed_reason values outreach.list_item accepts for an item staff closed (a new one needs a migration).
+CLOSE_CODES = ("vaccinated_reported", "refused", "moved_away", "deceased")
 RULE_ID = re.compile(r"^[a-z0-9_]+$")
 #: The civil-affairs category that says "aged 80+ living alone" outright.
 LIVING_ALONE_CATEGORY = "高龄独居"
@@ -144,6 +146,9 @@ def parse_outcome(entry: Any, position: int) -> Outcome:
     signal = entry.get("signal")
     if signal is not None and signal not in SIGNALS:
         raise RuleError(f"outcome {label}: signal must be one of {', '.join(SIGNALS)}, got {signal!r}")
+    if action == "close" and entry["code"] not in CLOSE_CODES:
+        raise RuleError(f"outcome {label}: a closing outcome's code must be one of {', '.join(CLOSE_CODES)} "
+                        f"(outreach.list_item.closed_reason), got {entry['code']!r}")
     if signal and action != "close":
         raise RuleError(f"outcome {label}: a signal takes the person off every list, so its action must be close")
     return Outcome(label, str(entry["code"]), action,
