@@ -86,7 +86,9 @@ def test_rules_list_the_right_people_with_due_dates(core, fresh_warehouse, items
     assert by[(3, "flu_60_this_season")]["phones"] == ["13800000003", "13700000004"]
 
 
-def test_second_run_lists_nobody_twice(core, fresh_warehouse, items) -> None:
+def test_second_run_lists_nobody_twice(core, fresh_warehouse, items, output_dir) -> None:
+    from community_dw.quality.gate import run_gate
+
     first = build_outreach_lists(fresh_warehouse)
     ids = [i["item_id"] for i in items("open")]
     second = build_outreach_lists(fresh_warehouse)
@@ -94,6 +96,8 @@ def test_second_run_lists_nobody_twice(core, fresh_warehouse, items) -> None:
     assert second["items_refreshed"] == first["items_opened"]
     assert [i["item_id"] for i in items("open")] == ids
     assert {i["last_seen_run_id"] for i in items("open")} == {second["run_id"]}
+    gate = run_gate(fresh_warehouse, "outreach.list_item")
+    assert gate.passed and not gate.warnings, gate.summary()
     # the database itself refuses a second open item for the same person and rule
     with pytest.raises(sa.exc.IntegrityError), fresh_warehouse.begin() as conn:
         conn.execute(sa.text(
