@@ -81,15 +81,39 @@ def run(
     """Run the whole pipeline in process for a logical date: ingest, standardize, resolve, core, marts."""
     from datetime import date
 
-    from community_dw.pipeline import run_pipeline
+    from community_dw.pipeline import QualityGateFailed, run_pipeline
 
     day = date.fromisoformat(logical_date) if logical_date else None
-    summary = run_pipeline(day, only or None, progress=lambda message: console.print(f"[cyan]•[/cyan] {message}"))
+    try:
+        summary = run_pipeline(day, only or None,
+                               progress=lambda message: console.print(f"[cyan]•[/cyan] {message}"))
+    except QualityGateFailed as error:
+        console.print(f"[red]✗ stopped by a quality gate[/red] — nothing downstream was published\n{error}",
+                      highlight=False)
+        raise typer.Exit(2) from None
     for department, error in summary.ingest_failures.items():
         console.print(f"[red]✗ {department}[/red]: {error}")
     console.print(f"done: {summary.seconds}")
     if summary.ingest_failures:
         raise typer.Exit(1)
+
+
+marts_app = typer.Typer(help="Operate the marts: publish a build a person has reviewed.", no_args_is_help=True)
+app.add_typer(marts_app, name="marts")
+
+
+@marts_app.command("publish")
+def marts_publish(
+    accept: bool = typer.Option(False, "--accept", help="Confirm you reviewed the gate's findings (Data Docs)."),
+) -> None:
+    """Publish the marts last built in mart_build after their gate failed on a change you accept
+    (e.g. a denominator that moved more than 10% because of a known re-registration)."""
+    from community_dw.pipeline import publish_marts
+
+    if not accept:
+        console.print("Review the failed gate in the Data Docs first, then run with --accept.")
+        raise typer.Exit(1)
+    console.print("published: " + ", ".join(publish_marts()))
 
 
 def main() -> None:  # pragma: no cover - console entry

@@ -49,11 +49,11 @@ def standardize(departments: list[str] | None = None) -> dict[str, int]:
 
 
 def resolve_persons() -> dict[str, int]:
-    """Link every new person-bearing staging record to a person_key."""
-    from community_dw.resolve.deterministic import resolve_deterministic
+    """Link every new person-bearing staging record to a person_key: review decisions, then ID numbers,
+    then the probabilistic linker (Splink), then new persons for what nothing matched."""
+    from community_dw.resolve.run import resolve_all
 
-    counts = resolve_deterministic(warehouse_engine())
-    return vars(counts)
+    return resolve_all(warehouse_engine())
 
 
 def build_core(logical_date: date | None = None) -> None:

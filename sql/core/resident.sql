@@ -59,7 +59,9 @@ final as (
         delivery_kind,
         delivery_date
     from events
-    left join unique_addresses on unique_addresses.address_key = events.address_key
+    -- 现住址 names the flat (…号1栋604房); the register names the building (…号1栋): drop the room
+    left join unique_addresses
+      on unique_addresses.address_key = regexp_replace(events.address_key, '[0-9]+(房|室)$', '')
     where recency = 1
 )
 select * from final;

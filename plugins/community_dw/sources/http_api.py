@@ -30,7 +30,9 @@ from tenacity import (
 )
 
 from community_dw.config import airflow_connection_uri
+from community_dw.sources.delivery import parse_records
 from community_dw.sources.landing import land_payload
+from community_dw.sources.mapping import load_mapping
 from community_dw.sources.sql_source import read_watermark
 from community_dw.warehouse.audit import (
     LoadOutcome,
@@ -53,21 +55,14 @@ class ApiEndpoint:
     source: str
     path: str
     key: str
-    columns: tuple[str, ...]
+    mapping: str
     raw_table: str
 
 
-FACILITIES = ApiEndpoint(
-    "civil_affairs.facilities", "/api/v1/facilities", "facility_id",
-    ("facility_id", "name", "category", "address", "longitude", "latitude", "capacity", "status", "community",
-     "subdistrict", "updated_at"),
-    "raw.civil_affairs__facility",
-)
-SERVICE_RECIPIENTS = ApiEndpoint(
-    "civil_affairs.service_recipients", "/api/v1/service-recipients", "recipient_id",
-    ("recipient_id", "name", "id_number", "category", "community", "valid_from", "valid_to", "updated_at"),
-    "raw.civil_affairs__service_recipient",
-)
+FACILITIES = ApiEndpoint("civil_affairs.facilities", "/api/v1/facilities", "facility_id",
+                         "civil_affairs_facilities", "raw.civil_affairs__facility")
+SERVICE_RECIPIENTS = ApiEndpoint("civil_affairs.service_recipients", "/api/v1/service-recipients", "recipient_id",
+                                 "civil_affairs_service_recipients", "raw.civil_affairs__service_recipient")
 ENDPOINTS = {endpoint.source: endpoint for endpoint in (FACILITIES, SERVICE_RECIPIENTS)}
 
 
@@ -198,10 +193,11 @@ def pull_endpoint(engine: Engine, endpoint: ApiEndpoint, settings: ApiSettings |
         return LoadOutcome(endpoint.source, delivery, "skipped_duplicate", load_id)
     load_id = start_load(engine, endpoint.source, delivery, landed.content_hash, logical_date)
     try:
-        frame = _records_frame(records, endpoint)
-        frame.insert(0, "load_id", load_id)
+        # The same mapping machinery as files: unknown fields kept in `extra` and reported as drift.
+        parsed = parse_records(records, load_mapping(endpoint.mapping), delivery)
+        frame = parsed.frame.assign(load_id=load_id)
         with raw_connection(engine) as conn:
-            loaded = copy_frame(conn, endpoint.raw_table, frame)
+            loaded = copy_frame(conn, endpoint.raw_table, frame, ["load_id", "source_row", *parsed.columns, "extra"])
             marks = pd.to_datetime(frame["updated_at"], utc=True, errors="coerce").dropna()
             if len(marks) and (watermark is None or marks.max() > watermark):
                 with conn.cursor() as cur:
@@ -211,36 +207,9 @@ def pull_endpoint(engine: Engine, endpoint: ApiEndpoint, settings: ApiSettings |
                         "load_id = excluded.load_id, updated_at = now()",
                         (endpoint.source, marks.max().to_pydatetime(), load_id),
                     )
-            unknown = sorted(_unknown_fields(records, endpoint))
             finish_load(conn, load_id, rows_read=len(records), rows_loaded=loaded,
-                        drift={"unknown_columns": unknown} if unknown else None)
+                        drift=parsed.drift if any(parsed.drift.values()) else None)
     except Exception as error:
         fail_load(engine, load_id, f"{delivery}: {type(error).__name__}: {error}", len(records))
         raise
     return LoadOutcome(endpoint.source, delivery, "succeeded", load_id, len(records), loaded)
-
-
-def _unknown_fields(records: list[dict], endpoint: ApiEndpoint) -> set[str]:
-    return {field for record in records for field in record} - set(endpoint.columns)
-
-
-def _records_frame(records: list[dict], endpoint: ApiEndpoint) -> pd.DataFrame:
-    """Records as text columns in the endpoint's order; unknown fields kept as JSON in `extra`."""
-    known = set(endpoint.columns)
-    rows = []
-    for record in records:
-        row = {column: _as_text(record.get(column)) for column in endpoint.columns}
-        extra = {key: value for key, value in record.items() if key not in known}
-        row["extra"] = json.dumps(extra, ensure_ascii=False) if extra else None
-        rows.append(row)
-    frame = pd.DataFrame(rows, columns=[*endpoint.columns, "extra"], dtype="string")
-    frame.insert(0, "source_row", range(1, len(frame) + 1))
-    return frame
-
-
-def _as_text(value) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, (dict, list)):
-        return json.dumps(value, ensure_ascii=False)
-    return str(value)

@@ -31,7 +31,7 @@ def transform_buildings(raw: pd.DataFrame, delivery_name: str) -> StageResult:
     address = standardize_addresses(raw["address"])
     staged = pd.DataFrame({
         "building_code": raw["building_code"].str.strip(), "load_id": raw["load_id"],
-        "source_row": raw["source_row"], "address": address, "address_key": address_key(address),
+        "source_row": raw["source_row"], "address": address, "address_key": address_key(address, building_level=True),
         "longitude": coords["longitude"], "latitude": coords["latitude"], "coord_issue": coords["coord_issue"],
         "registered_grid_code": raw["registered_grid_code"].str.strip(),
         "building_head_name": raw["building_head_name"].str.strip(),

@@ -53,7 +53,7 @@ def transform_residents(raw: pd.DataFrame, delivery_name: str) -> StageResult:
         "phones_all": phones["phones_all"],
         "household_no": _clean_text(raw["household_no"]), "relation_to_head": _clean_text(raw["relation_to_head"]),
         "registered_address": standardize_addresses(raw["registered_address"]),
-        "current_address": current_address, "address_key": address_key(current_address),
+        "current_address": current_address, "address_key": address_key(current_address, building_level=True),
         "building_code": _clean_text(raw["building_code"]),
         "population_type": _clean_text(raw["population_type"]),
         "residence_permit_no": _clean_text(raw["residence_permit_no"]),

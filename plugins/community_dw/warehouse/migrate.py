@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg2
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
@@ -89,9 +90,11 @@ def migrate(engine: Engine, folder: Path | None = None) -> list[Migration]:
                     )
                 continue
             try:
-                conn.exec_driver_sql(migration.path.read_text(encoding="utf-8"))
-            except sa.exc.DBAPIError as error:
-                raise MigrationError(f"{migration.path.name} failed and was rolled back: {error.orig}") from error
+                # The DBAPI cursor without parameters: a literal % in a migration (format(), modulo) stays as written.
+                with conn.connection.cursor() as cur:
+                    cur.execute(migration.path.read_text(encoding="utf-8"))
+            except psycopg2.Error as error:
+                raise MigrationError(f"{migration.path.name} failed and was rolled back: {error}") from error
             conn.execute(
                 sa.text("insert into audit.schema_migration (version, name, checksum) values (:v, :n, :c)"),
                 {"v": migration.version, "n": migration.name, "c": migration.checksum},
