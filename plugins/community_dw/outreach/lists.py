@@ -49,7 +49,8 @@ def _sync_rules(conn: Connection, rules: RuleSet) -> None:
             "predicate_sql = excluded.predicate_sql, enabled = excluded.enabled, loaded_at = now()"),
             {"rule_id": rule.rule_id, "reason": rule.reason, "priority": rule.priority, "vaccine": rule.vaccine,
              "definition": json.dumps(rule.definition, ensure_ascii=False, default=str),
-             "predicate": compiled.predicate, "enabled": rule.enabled})
+             "predicate": (compiled.ctes.strip() + "\n" if compiled.ctes else "") + compiled.predicate,
+             "enabled": rule.enabled})
     conn.execute(sa.text("update outreach.rule set enabled = false, loaded_at = now() "
                          "where enabled and not (rule_id = any(:ids))"),
                  {"ids": [rule.rule_id for rule in rules.rules]})
