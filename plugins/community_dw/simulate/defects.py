@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from community_dw.simulate.identity import mobiles
 from community_dw.simulate.reference import TRADITIONAL
 
 FULLWIDTH_DIGITS = str.maketrans("0123456789Xx", "０１２３４５６７８９Ｘｘ")
@@ -145,123 +146,154 @@ def _draw(rng: np.random.Generator, applicable: np.ndarray, rate: float) -> np.n
     return applicable & (rng.random(len(applicable)) < rate)
 
 
-def plant_names(names: np.ndarray, rates: DefectRates, rng: np.random.Generator) -> tuple[np.ndarray, Hits]:
+def _str(values: np.ndarray) -> pd.core.strings.accessor.StringMethods:
+    """`.str` over an object array; used only on the (small) defective subsets."""
+    return pd.Series(values, dtype=object).str
+
+
+def _obj(values) -> np.ndarray:
+    return np.asarray(values, dtype=object)
+
+
+def name_flags(names: np.ndarray) -> dict[str, np.ndarray]:
+    """Which names each name quirk applies to; compute once per person and gather per record."""
+    s = pd.Series(np.asarray(names, dtype=object), dtype=object)
+    return {
+        "traditional": s.str.contains(TRADITIONAL_PATTERN, regex=True).to_numpy(dtype=bool),
+        "latin": s.str.contains("[A-Za-z]", regex=True).to_numpy(dtype=bool),
+        "dot": s.str.contains("·", regex=False).to_numpy(dtype=bool),
+    }
+
+
+def id_flags(ids: np.ndarray) -> dict[str, np.ndarray]:
+    s = pd.Series(np.asarray(ids, dtype=object), dtype=object).fillna("")
+    return {"len18": (s.str.len() == 18).to_numpy(dtype=bool), "ends_x": s.str.endswith("X").to_numpy(dtype=bool)}
+
+
+def gather(flags: dict[str, np.ndarray], index: np.ndarray) -> dict[str, np.ndarray]:
+    return {k: v[index] for k, v in flags.items()}
+
+
+def plant_names(names: np.ndarray, rates: DefectRates, rng: np.random.Generator,
+                flags: dict[str, np.ndarray] | None = None) -> tuple[np.ndarray, Hits]:
     """Names as a clerk types them: traditional forms, full-width letters, dot variants, stray spaces."""
-    s = pd.Series(names, dtype=object)
-    out = s.copy()
-    hits: Hits = []
-    trad = _draw(rng, s.str.contains(TRADITIONAL_PATTERN, regex=True).to_numpy(dtype=bool), rates.name_traditional)
-    out[trad] = out[trad].str.translate(TRADITIONAL_TABLE)
-    hits.append(("traditional_chars", trad))
-    latin = _draw(rng, s.str.contains("[A-Za-z]", regex=True).to_numpy(dtype=bool), rates.name_fullwidth_latin)
-    out[latin] = out[latin].str.translate(FULLWIDTH_LATIN)
-    hits.append(("fullwidth_letters", latin))
-    dotted = _draw(rng, s.str.contains("·", regex=False).to_numpy(dtype=bool), rates.name_dot_variant)
-    variant = rng.integers(0, len(DOT_VARIANTS), len(s))
+    names = _obj(names)
+    flags = flags if flags is not None else name_flags(names)
+    out = names.copy()
+    n = len(out)
+    trad = _draw(rng, flags["traditional"], rates.name_traditional)
+    out[trad] = _obj(_str(out[trad]).translate(TRADITIONAL_TABLE))
+    latin = _draw(rng, flags["latin"], rates.name_fullwidth_latin)
+    out[latin] = _obj(_str(out[latin]).translate(FULLWIDTH_LATIN))
+    dotted = _draw(rng, flags["dot"], rates.name_dot_variant)
+    variant = rng.integers(0, len(DOT_VARIANTS), n)
     for i, dot in enumerate(DOT_VARIANTS):
         m = dotted & (variant == i)
-        out[m] = out[m].str.replace("·", dot, regex=False)
-    hits.append(("middle_dot_variant", dotted))
-    space = _draw(rng, np.ones(len(s), dtype=bool), rates.name_stray_space)
-    kind = rng.integers(0, 4, len(s))
-    out[space & (kind == 0)] = " " + out[space & (kind == 0)]
-    out[space & (kind == 1)] = out[space & (kind == 1)] + " "
-    inner = space & (kind >= 2)
-    sep = np.where(kind[inner] == 2, " ", "\u3000")
-    out[inner] = out[inner].str.slice(0, 1) + sep + out[inner].str.slice(1)
-    hits.append(("stray_space", space))
-    return out.to_numpy(dtype=object), hits
+        out[m] = _obj(_str(out[m]).replace("·", dot, regex=False))
+    space = rng.random(n) < rates.name_stray_space
+    kind = rng.integers(0, 4, n)
+    lead, trail, inner = space & (kind == 0), space & (kind == 1), space & (kind >= 2)
+    out[lead] = " " + out[lead]
+    out[trail] = out[trail] + " "
+    sep = np.where(kind[inner] == 2, " ", "\u3000").astype(object)
+    out[inner] = _obj(_str(out[inner]).slice(0, 1)) + sep + _obj(_str(out[inner]).slice(1))
+    return out, [("traditional_chars", trad), ("fullwidth_letters", latin), ("middle_dot_variant", dotted),
+                 ("stray_space", space)]
 
 
-def plant_id_numbers(ids: np.ndarray, birth_years: np.ndarray, rates: DefectRates,
-                     rng: np.random.Generator) -> tuple[np.ndarray, Hits]:
+def plant_id_numbers(ids: np.ndarray, birth_years: np.ndarray, rates: DefectRates, rng: np.random.Generator,
+                     flags: dict[str, np.ndarray] | None = None) -> tuple[np.ndarray, Hits]:
     """ID numbers with one defect at most: wrong check, legacy 15, full-width, separators, lowercase x."""
-    s = pd.Series(ids, dtype=object).fillna("")
-    out = s.copy()
-    applicable = (s.str.len() == 18).to_numpy(dtype=bool)
-    taken = np.zeros(len(s), dtype=bool)
-    hits: Hits = []
+    ids = _obj(ids)
+    flags = flags if flags is not None else id_flags(ids)
+    out = ids.copy()
+    n = len(out)
+    applicable = flags["len18"]
+    taken = np.zeros(n, dtype=bool)
 
     wrong = _draw(rng, applicable, rates.id_wrong_check)
     if wrong.any():
-        last = out[wrong].str.slice(17, 18).to_numpy(dtype=object)
+        chars = "0123456789X"
+        pos = np.array([chars.index(v[17]) for v in out[wrong]])
         shift = rng.integers(1, 11, int(wrong.sum()))
-        chars = np.array(list("0123456789X"))
-        pos = np.array(["0123456789X".index(c) for c in last])
-        out[wrong] = out[wrong].str.slice(0, 17) + chars[(pos + shift) % 11].astype(object)
+        out[wrong] = _obj(_str(out[wrong]).slice(0, 17)) + np.array(list(chars), dtype=object)[(pos + shift) % 11]
     taken |= wrong
-    hits.append(("wrong_check_digit", wrong))
 
     legacy = _draw(rng, applicable & ~taken & (birth_years < 1985), rates.id_legacy15)
-    out[legacy] = out[legacy].str.slice(0, 6) + out[legacy].str.slice(8, 17)
+    v = _str(out[legacy])
+    out[legacy] = _obj(v.slice(0, 6)) + _obj(v.slice(8, 17))
     taken |= legacy
-    hits.append(("legacy_15_digit", legacy))
 
     full = _draw(rng, applicable & ~taken, rates.id_fullwidth)
-    out[full] = out[full].str.translate(FULLWIDTH_DIGITS)
+    out[full] = _obj(_str(out[full]).translate(FULLWIDTH_DIGITS))
     taken |= full
-    hits.append(("fullwidth_digits", full))
 
     sep = _draw(rng, applicable & ~taken, rates.id_separator)
     if sep.any():
-        joiner = np.where(rng.random(len(s)) < 0.5, " ", "-")[sep].astype(object)
-        v = out[sep]
-        out[sep] = v.str.slice(0, 6) + joiner + v.str.slice(6, 14) + joiner + v.str.slice(14)
+        joiner = np.where(rng.random(int(sep.sum())) < 0.5, " ", "-").astype(object)
+        v = _str(out[sep])
+        out[sep] = _obj(v.slice(0, 6)) + joiner + _obj(v.slice(6, 14)) + joiner + _obj(v.slice(14))
     taken |= sep
-    hits.append(("separators", sep))
 
-    lower = _draw(rng, applicable & ~taken & s.str.endswith("X").to_numpy(dtype=bool), rates.id_lowercase_x)
-    out[lower] = out[lower].str.slice(0, 17) + "x"
-    hits.append(("lowercase_x", lower))
-    return out.to_numpy(dtype=object), hits
+    lower = _draw(rng, applicable & ~taken & flags["ends_x"], rates.id_lowercase_x)
+    out[lower] = _obj(_str(out[lower]).slice(0, 17)) + "x"
+    return out, [("wrong_check_digit", wrong), ("legacy_15_digit", legacy), ("fullwidth_digits", full),
+                 ("separators", sep), ("lowercase_x", lower)]
 
 
 def plant_sex(sex: np.ndarray, rates: DefectRates, rng: np.random.Generator) -> tuple[np.ndarray, Hits]:
     """男/女 as 1/2, M/F or blank."""
-    out = np.asarray(sex, dtype=object).copy()
+    out = _obj(sex).copy()
     male = out == "男"
     u = rng.random(len(out))
-    numeric = u < rates.sex_numeric
-    letter = (u >= rates.sex_numeric) & (u < rates.sex_numeric + rates.sex_letter)
-    blank = (u >= rates.sex_numeric + rates.sex_letter) & (u < rates.sex_numeric + rates.sex_letter + rates.sex_blank)
-    out[numeric] = np.where(male[numeric], "1", "2")
-    out[letter] = np.where(male[letter], "M", "F")
+    e1, e2, e3 = np.cumsum([rates.sex_numeric, rates.sex_letter, rates.sex_blank])
+    numeric, letter, blank = u < e1, (u >= e1) & (u < e2), (u >= e2) & (u < e3)
+    out[numeric] = np.where(male[numeric], "1", "2").astype(object)
+    out[letter] = np.where(male[letter], "M", "F").astype(object)
     out[blank] = ""
     return out, [("sex_code_numeric", numeric), ("sex_code_letter", letter), ("blank", blank)]
 
 
+def canonical_dates(birth: pd.Series) -> np.ndarray:
+    """YYYYMMDD text, built from integers (numpy's int-to-text is ~20x faster than strftime)."""
+    ymd = (birth.dt.year.to_numpy() * 10000 + birth.dt.month.to_numpy() * 100 + birth.dt.day.to_numpy())
+    return ymd.astype("U8").astype(object)
+
+
 def plant_birth_dates(birth: pd.Series, rates: DefectRates, rng: np.random.Generator) -> tuple[np.ndarray, Hits]:
     """Birth dates as text: canonical YYYYMMDD, else dashed, slashed, Chinese or blank."""
-    y = birth.dt.year.astype(str).to_numpy(dtype=object)
+    out = canonical_dates(birth)
+    u = rng.random(len(out))
+    e = np.cumsum([rates.birth_date_dash, rates.birth_date_slash, rates.birth_date_chinese, rates.birth_date_blank])
+    dash, slash, chinese, blank = u < e[0], (u >= e[0]) & (u < e[1]), (u >= e[1]) & (u < e[2]), (u >= e[2]) & (u < e[3])
+    y = birth.dt.year.to_numpy()
     m = birth.dt.month.to_numpy()
     d = birth.dt.day.to_numpy()
-    mm = pd.Series(m).astype(str).str.zfill(2).to_numpy(dtype=object)
-    dd = pd.Series(d).astype(str).str.zfill(2).to_numpy(dtype=object)
-    out = y + mm + dd
-    u = rng.random(len(out))
-    edges = np.cumsum([rates.birth_date_dash, rates.birth_date_slash, rates.birth_date_chinese, rates.birth_date_blank])
-    dash = u < edges[0]
-    slash = (u >= edges[0]) & (u < edges[1])
-    chinese = (u >= edges[1]) & (u < edges[2])
-    blank = (u >= edges[2]) & (u < edges[3])
-    ms = m.astype(str).astype(object)
-    ds = d.astype(str).astype(object)
-    out[dash] = y[dash] + "-" + mm[dash] + "-" + dd[dash]
-    out[slash] = y[slash] + "/" + ms[slash] + "/" + ds[slash]
-    out[chinese] = y[chinese] + "年" + ms[chinese] + "月" + ds[chinese] + "日"
+
+    def parts(mask: np.ndarray, pad: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        fmt = "%02d" if pad else "%d"
+        return (y[mask].astype("U4").astype(object), np.char.mod(fmt, m[mask]).astype(object),
+                np.char.mod(fmt, d[mask]).astype(object))
+
+    yy, mm, dd = parts(dash, True)
+    out[dash] = yy + "-" + mm + "-" + dd
+    yy, mm, dd = parts(slash, False)
+    out[slash] = yy + "/" + mm + "/" + dd
+    yy, mm, dd = parts(chinese, False)
+    out[chinese] = yy + "年" + mm + "月" + dd + "日"
     out[blank] = ""
     return out, [("date_format_dash", dash), ("date_format_slash", slash), ("date_format_chinese", chinese),
                  ("blank", blank)]
 
 
-def plant_phones(mobile: np.ndarray, landline: np.ndarray, rates: DefectRates, rng: np.random.Generator,
-                 extra_mobile: np.ndarray) -> tuple[np.ndarray, np.ndarray, Hits]:
+def plant_phones(mobile: np.ndarray, landline: np.ndarray, rates: DefectRates,
+                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, Hits]:
     """Contact numbers in every shape: +86/86 prefixes, joined pairs, landline only, blank.
 
     Returns (canonical, delivered, hits); canonical is the mobile, else the landline, else blank.
     """
-    mobile = np.asarray(mobile, dtype=object)
-    landline = np.asarray(landline, dtype=object)
+    mobile = _obj(mobile)
+    landline = _obj(landline)
     has_mobile = mobile != ""
     has_land = landline != ""
     canonical = np.where(has_mobile, mobile, landline).astype(object)
@@ -276,13 +308,14 @@ def plant_phones(mobile: np.ndarray, landline: np.ndarray, rates: DefectRates, r
     taken |= land_only
     multi = _draw(rng, has_mobile & ~taken, rates.phone_multi)
     if multi.any():
-        seps = np.array(PHONE_SEPARATORS, dtype=object)[rng.integers(0, len(PHONE_SEPARATORS), n)]
-        second = np.where(has_land, landline, extra_mobile).astype(object)
-        out[multi] = mobile[multi] + seps[multi] + second[multi]
+        k = int(multi.sum())
+        seps = np.array(PHONE_SEPARATORS, dtype=object)[rng.integers(0, len(PHONE_SEPARATORS), k)]
+        # the second number: the household landline, else another mobile (a relative's)
+        second = np.where(has_land[multi], landline[multi], mobiles(k, rng)).astype(object)
+        out[multi] = mobile[multi] + seps + second
     taken |= multi
     plus = _draw(rng, has_mobile & ~taken, rates.phone_plus86)
-    spaced = rng.random(n) < 0.3
-    out[plus] = np.where(spaced[plus], "+86 ", "+86").astype(object) + mobile[plus]
+    out[plus] = np.where(rng.random(int(plus.sum())) < 0.3, "+86 ", "+86").astype(object) + mobile[plus]
     taken |= plus
     p86 = _draw(rng, has_mobile & ~taken, rates.phone_86)
     out[p86] = "86" + mobile[p86]

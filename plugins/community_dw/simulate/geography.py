@@ -110,7 +110,9 @@ def build_geography(n_households: int, residents: int, residents_per_community: 
     weights = rng.uniform(0.78, 1.22, n_grids)
     hh = np.floor(weights / weights.sum() * n_households).astype(int)
     hh[: n_households - hh.sum()] += 1
-    multi = rng.random(n_grids) < rates.grid_multipolygon
+    # an exact share (not a coin per grid) so that even a four-grid city shows the shape it asks for
+    multi = np.zeros(n_grids, dtype=bool)
+    multi[rng.choice(n_grids, size=round(rates.grid_multipolygon * n_grids), replace=False)] = True
     geoms = []
     for g, (i, j) in enumerate(cells):
         quad = Polygon([(vx[i, j], vy[i, j]), (vx[i + 1, j], vy[i + 1, j]),

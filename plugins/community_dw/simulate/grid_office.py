@@ -16,6 +16,7 @@ import shapely
 from community_dw.simulate.defects import DefectLog, DefectRates
 from community_dw.simulate.geography import OVERLAP_M, Geography, geometry_to_lonlat
 from community_dw.simulate.reference import CITY_NAME
+from community_dw.simulate.xlsx import save_workbook
 
 SOURCE = "grid"
 BUILDING_HEADERS = ["楼栋编码", "楼栋地址", "经度", "纬度", "所属网格", "楼栋长", "楼栋长电话", "户数"]
@@ -120,7 +121,7 @@ def write_buildings(geo: Geography, landing: Path, date: pd.Timestamp, rates: De
         start, end = first_row + int(rows.min()), first_row + int(rows.max())
         if end > start:
             ws.merge_cells(start_row=start, start_column=col, end_row=end, end_column=col)
-    wb.save(path)
+    save_workbook(wb, path, date.to_pydatetime().replace(hour=8))
     truth = pd.DataFrame({
         "building_code": keys, "row_number": row_number, "sheet_row": row_number + BUILDINGS_HEADER_ROW,
         "true_grid_code": true_grid, "registered_grid_code": registered, "merged_cell": in_merged,

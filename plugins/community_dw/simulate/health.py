@@ -25,8 +25,15 @@ import numpy as np
 import pandas as pd
 
 from community_dw.simulate.config import SimConfig
-from community_dw.simulate.defects import DefectLog, plant_id_numbers, plant_names, plant_phones
-from community_dw.simulate.identity import mobiles
+from community_dw.simulate.defects import (
+    DefectLog,
+    gather,
+    id_flags,
+    name_flags,
+    plant_id_numbers,
+    plant_names,
+    plant_phones,
+)
 from community_dw.simulate.reference import VACCINE_MANUFACTURERS, VACCINE_NAMES
 
 SOURCE = "health"
@@ -216,23 +223,29 @@ def build_health(persons: pd.DataFrame, cfg: SimConfig, rng: np.random.Generator
         & ~recs.entered_in_error.to_numpy()
     visible_day = created_day + late
 
-    # identity as the site typed it
-    p = persons.iloc[recs.pidx.to_numpy()]
-    record_keys = recs.record_id.to_numpy().astype(str)
-    true_names = p.name.to_numpy(dtype=object)
-    names, hits = plant_names(true_names, rates, rng)
-    log.add_hits(SOURCE, TABLE, record_keys, "recipient_name", hits, true_names, names)
-    true_ids = p.id_number.to_numpy(dtype=object)
-    ids, hits = plant_id_numbers(true_ids, p.birth_date.dt.year.to_numpy(), rates, rng)
-    log.add_hits(SOURCE, TABLE, record_keys, "id_number", hits, true_ids, ids)
-    age_at = (recs.vaccinated_at.to_numpy() - p.birth_date.to_numpy().astype("datetime64[s]")) / np.timedelta64(365, "D")
+    # identity as the site typed it: person-level arrays gathered per record (object arrays of
+    # shared str references, so 3M records cost pointers, not copies)
+    pidx = recs.pidx.to_numpy()
+    col = {c: persons[c].to_numpy(dtype=object) for c in ("name", "id_number", "mobile", "landline", "id_type", "sex",
+                                                          "community", "subdistrict")}
+    birth_days = persons.birth_date.to_numpy().astype("datetime64[D]")
+    birth_years = persons.birth_date.dt.year.to_numpy()
+    record_ids = recs.record_id.to_numpy()
+    true_names = col["name"][pidx]
+    names, hits = plant_names(true_names, rates, rng, gather(name_flags(col["name"]), pidx))
+    log.add_hits(SOURCE, TABLE, record_ids, "recipient_name", hits, true_names, names)
+    true_ids = col["id_number"][pidx]
+    ids, hits = plant_id_numbers(true_ids, birth_years[pidx], rates, rng, gather(id_flags(col["id_number"]), pidx))
+    log.add_hits(SOURCE, TABLE, record_ids, "id_number", hits, true_ids, ids)
+    vaccinated = recs.vaccinated_at.to_numpy().astype("datetime64[s]")
+    age_at = (vaccinated - birth_days[pidx].astype("datetime64[s]")) / np.timedelta64(365, "D")
     child_blank = (age_at < 7) & (true_ids != "") & (rng.random(m) < rates.health_child_id_blank)
-    log.add(SOURCE, TABLE, record_keys[child_blank], "id_number", "blank_child", true_ids[child_blank], "")
+    log.add(SOURCE, TABLE, record_ids[child_blank], "id_number", "blank_child", true_ids[child_blank], "")
     # the immunization system stores a missing document number as NULL, not as an empty string
-    ids = np.where(child_blank | (ids == ""), None, ids).astype(object)
-    canonical, phones, hits = plant_phones(p.mobile.to_numpy(dtype=object), p.landline.to_numpy(dtype=object), rates,
-                                           rng, mobiles(m, rng))
-    log.add_hits(SOURCE, TABLE, record_keys, "phone", hits, canonical, phones)
+    ids[child_blank | (ids == "")] = None
+    canonical, phones, hits = plant_phones(col["mobile"][pidx], col["landline"][pidx], rates, rng)
+    log.add_hits(SOURCE, TABLE, record_ids, "phone", hits, canonical, phones)
+    phones[phones == ""] = None
 
     code = recs.vaccine_code.to_numpy(dtype=object)
     vname = np.empty(m, dtype=object)
@@ -244,41 +257,43 @@ def build_health(persons: pd.DataFrame, cfg: SimConfig, rng: np.random.Generator
         vname[sel] = np.array(spellings, dtype=object)[rng.choice(len(spellings), k, p=w / w.sum())]
         makers = VACCINE_MANUFACTURERS[c]
         maker[sel] = np.array(makers, dtype=object)[rng.integers(0, len(makers), k)]
-    at_birth = (code == "HEPB") & (recs.dose_number.to_numpy() == 1) & (age_at < 0.01)
-    site = np.where(rng.random(m) < 0.8, p.community.to_numpy(dtype=object) + "卫生服务站",
-                    p.subdistrict.to_numpy(dtype=object) + "社区卫生服务中心").astype(object)
+    dose_number = recs.dose_number.to_numpy()
+    at_birth = (code == "HEPB") & (dose_number == 1) & (age_at < 0.01)
+    site = np.where(rng.random(m) < 0.8, col["community"][pidx] + "卫生服务站",
+                    col["subdistrict"][pidx] + "社区卫生服务中心").astype(object)
     site[at_birth] = np.where(rng.random(int(at_birth.sum())) < 0.7, "中山市博爱医院", "中山市人民医院")
-    vat = pd.Series(recs.vaccinated_at.to_numpy())
-    batch = (vat.dt.strftime("%Y%m").to_numpy(dtype=object)
-             + pd.Series(rng.integers(1000, 9999, m)).astype(str).to_numpy(dtype=object))
+    yyyymm = vaccinated.astype("datetime64[M]")
+    ym = (yyyymm.astype(np.int64) // 12 + 1970) * 100 + yyyymm.astype(np.int64) % 12 + 1
+    batch = (ym * 10000 + rng.integers(1000, 9999, m)).astype("U10").astype(object)
+    created = recs.created.to_numpy().astype("datetime64[s]")
     base = pd.DataFrame({
-        "record_id": recs.record_id.to_numpy(),
+        "record_id": record_ids,
         "recipient_name": names,
-        "id_type": p.id_type.to_numpy(dtype=object),
+        "id_type": col["id_type"][pidx],
         "id_number": ids,
-        "birth_date": p.birth_date.dt.date.to_numpy(),
-        "sex": p.sex.to_numpy(dtype=object),
-        "phone": np.where(phones == "", None, phones),
+        "birth_date": birth_days[pidx],
+        "sex": col["sex"][pidx],
+        "phone": phones,
         "vaccine_code": code,
         "vaccine_name": vname,
-        "dose_number": recs.dose_number.to_numpy(),
-        "vaccinated_at": recs.vaccinated_at.to_numpy(),
+        "dose_number": dose_number,
+        "vaccinated_at": vaccinated,
         "site_name": site,
         "manufacturer": maker,
         "batch_no": batch,
-        "updated_at": recs.created.to_numpy(),
+        "updated_at": created,
         "is_deleted": False,
         "version": 0,
         "visible_day": visible_day,
     })
 
     # historical corrections: only the corrected version was ever visible
-    hist_corr = (created_day == 1) & (recs.created.to_numpy() < day1) & (rng.random(m) < rates.health_corrected)
-    corr_at = recs.created.to_numpy() + rng.integers(3600, 300 * 86400, m).astype("timedelta64[s]")
+    hist_corr = (created_day == 1) & (created < day1) & (rng.random(m) < rates.health_corrected)
+    corr_at = created + rng.integers(3600, 300 * 86400, m).astype("timedelta64[s]")
     hist_corr &= corr_at < day1
     base.loc[hist_corr, "updated_at"] = corr_at[hist_corr]
     base.loc[hist_corr, "batch_no"] = base.batch_no[hist_corr] + "A"
-    log.add(SOURCE, TABLE, record_keys[hist_corr], "updated_at", "corrected_before_day1")
+    log.add(SOURCE, TABLE, record_ids[hist_corr], "updated_at", "corrected_before_day1")
 
     versions = [base]
     # revocations of records entered in error
@@ -291,8 +306,8 @@ def build_health(persons: pd.DataFrame, cfg: SimConfig, rng: np.random.Generator
     versions.append(deletes)
     log.add(SOURCE, TABLE, deletes.record_id.to_numpy(), "is_deleted", "soft_deleted")
 
-    # daily corrections of visible genuine records: the site fixes a batch number or a phone
-    corrected_ids: list[np.ndarray] = []
+    # daily corrections of visible genuine records: the site fixes a batch number
+    corrected_daily = np.zeros(m, dtype=bool)
     for d in range(2, cfg.days + 1):
         pool = np.flatnonzero((visible_day < d) & ~err)
         k = rng.binomial(len(pool), rates.health_daily_correction)
@@ -304,31 +319,32 @@ def build_health(persons: pd.DataFrame, cfg: SimConfig, rng: np.random.Generator
         c["version"] = 2 + d
         c["visible_day"] = d
         versions.append(c)
-        corrected_ids.append(c.record_id.to_numpy())
+        corrected_daily[pick] = True
         log.add(SOURCE, TABLE, c.record_id.to_numpy(), "updated_at", f"corrected_day{d}")
-    log.add(SOURCE, TABLE, record_keys[late], "updated_at", "late_commit")
+    log.add(SOURCE, TABLE, record_ids[late], "updated_at", "late_commit")
     all_versions = pd.concat(versions, ignore_index=True).sort_values(["visible_day", "record_id", "version"],
                                                                       kind="stable").reset_index(drop=True)
-    for col in ("vaccinated_at", "updated_at"):
-        all_versions[col] = pd.to_datetime(all_versions[col]).dt.tz_localize(TZ)
-
-    corrected_daily = np.isin(recs.record_id.to_numpy(), np.concatenate(corrected_ids) if corrected_ids else [])
-    final = all_versions.drop_duplicates("record_id", keep="last").set_index("record_id").reindex(recs.record_id)
+    final = all_versions.drop_duplicates("record_id", keep="last").set_index("record_id").reindex(record_ids)
     records = pd.DataFrame({
-        "record_id": recs.record_id.to_numpy(),
-        "person_id": p.person_id.to_numpy(),
+        "record_id": record_ids,
+        "person_id": persons.person_id.to_numpy()[pidx],
         "vaccine_code": code,
-        "dose_number": recs.dose_number.to_numpy(),
-        "vaccinated_at": final.vaccinated_at.to_numpy(),
+        "dose_number": dose_number,
+        "vaccinated_at": _aware(vaccinated),
         "first_visible_day": visible_day,
         "entered_in_error": err,
         "late_commit": late,
         "corrected": hist_corr | corrected_daily,
         "is_deleted": final.is_deleted.to_numpy(),
-        "updated_at": final.updated_at.to_numpy(),
+        "updated_at": _aware(final.updated_at.to_numpy()),
     })
     status = vaccination_status(persons, records, cfg)
     return HealthData(versions=all_versions, records=records, status=status)
+
+
+def _aware(local: np.ndarray) -> pd.DatetimeIndex:
+    """Naive Asia/Shanghai wall times -> tz-aware (vectorized; Shanghai has had no DST since 1991)."""
+    return pd.DatetimeIndex(local).tz_localize(TZ)
 
 
 def vaccination_status(persons: pd.DataFrame, records: pd.DataFrame, cfg: SimConfig) -> pd.DataFrame:
@@ -397,14 +413,33 @@ def _connect(url: str):
     return psycopg2.connect(host=u.host, port=u.port, user=u.username, password=u.password, dbname=u.database)
 
 
+def arrow_table(frame: pd.DataFrame, columns: list[str] | None = None):
+    """The versions frame as an Arrow table of the source's types: dates, tz-aware timestamps."""
+    import pyarrow as pa
+
+    cols = columns or list(frame.columns)
+    arrays, names = [], []
+    for c in cols:
+        values = frame[c]
+        if c == "birth_date":
+            arr = pa.array(values.to_numpy().astype("datetime64[D]"), type=pa.date32())
+        elif c in ("vaccinated_at", "updated_at") and values.dt.tz is None:
+            # naive local wall time -> the UTC instant, typed as Asia/Shanghai
+            utc = values.to_numpy().astype("datetime64[s]") - np.timedelta64(8, "h")
+            arr = pa.array(utc, type=pa.timestamp("s", tz=TZ))
+        else:
+            arr = pa.array(values, from_pandas=True)
+        arrays.append(arr)
+        names.append(c)
+    return pa.Table.from_arrays(arrays, names=names)
+
+
 def _csv_bytes(frame: pd.DataFrame) -> io.BytesIO:
     """The frame as COPY-ready CSV (pyarrow's writer: multi-threaded C++, ~10x pandas.to_csv)."""
-    import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    table = pa.Table.from_pandas(frame[COLUMNS], preserve_index=False)
     buf = io.BytesIO()
-    pacsv.write_csv(table, buf, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
+    pacsv.write_csv(arrow_table(frame, COLUMNS), buf, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
     buf.seek(0)
     return buf
 
@@ -469,5 +504,7 @@ def _apply(conn, versions: pd.DataFrame, day: int) -> int:
 def write_versions(health: HealthData, data_dir: Path) -> Path:
     path = Path(data_dir) / VERSIONS_PATH
     path.parent.mkdir(parents=True, exist_ok=True)
-    health.versions.to_parquet(path, index=False)
+    import pyarrow.parquet as pq
+
+    pq.write_table(arrow_table(health.versions), path, compression="zstd")
     return path

@@ -8,8 +8,10 @@ the truth gives the physical position too (CSV: line number, header = line 1; XL
 
 from __future__ import annotations
 
+import io
 import shutil
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -18,13 +20,17 @@ import pandas as pd
 from community_dw.simulate.defects import (
     DefectLog,
     DefectRates,
+    canonical_dates,
+    gather,
+    id_flags,
+    name_flags,
     plant_birth_dates,
     plant_id_numbers,
     plant_names,
     plant_phones,
     plant_sex,
 )
-from community_dw.simulate.identity import mobiles
+from community_dw.simulate.xlsx import save_workbook
 
 SOURCE = "public_security"
 HEADERS = {
@@ -40,6 +46,7 @@ DELTA_FORMATS = ["utf-8-sig-lf", "xlsx", "gb18030-lf", "gb18030-crlf", "utf-8-lf
 XLSX_TITLE = "中山市公安局实有人口{kind}数据"
 XLSX_HEADER_ROW = 3       # title row, 导出时间 row, header row
 XLSX_BLANK_TAIL = 3
+SHORTENABLE = ["汉族", "回族", "壮族", "满族", "苗族", "瑶族", "侗族", "彝族"]
 
 
 @dataclass
@@ -63,64 +70,83 @@ def _rows(persons: pd.DataFrame, rates: DefectRates, rng: np.random.Generator, l
     """Delivered rows (Chinese headers) and their truth, with duplicates and quirks planted."""
     n = len(persons)
     dup = np.flatnonzero(rng.random(n) < rates.duplicate_row)
-    order = np.concatenate([np.arange(n), dup])
+    # a re-registration turns up somewhere later in the export, not next to the first row
+    source = np.concatenate([np.arange(n), dup])
     position = np.concatenate([np.arange(n, dtype=float), rng.uniform(0, n, len(dup))])
-    order = order[np.argsort(position, kind="stable")]
-    is_dup = np.zeros(len(order), dtype=bool)
-    is_dup[np.argsort(position, kind="stable") >= n] = True
-    p = persons.iloc[order].reset_index(drop=True)
-    m = len(p)
+    sort = np.argsort(position, kind="stable")
+    order = source[sort]
+    is_dup = sort >= n
+    m = len(order)
     row_number = np.arange(1, m + 1)
-    keys = row_number.astype(str)
-    birth_years = p.birth_date.dt.year.to_numpy()
+    col = {c: persons[c].to_numpy(dtype=object) for c in HEADERS if c not in ("phone",)}
+    col.update({c: persons[c].to_numpy(dtype=object) for c in ("mobile", "landline")})
+    birth = persons.birth_date.iloc[order].reset_index(drop=True)
+    birth_years = birth.dt.year.to_numpy()
 
-    out = {}
-    true_names = p.name.to_numpy(dtype=object)
-    out["name"], hits = plant_names(true_names, rates, rng)
-    log.add_hits(SOURCE, delivery, keys, "姓名", hits, true_names, out["name"])
-    out["id_type"] = p.id_type.to_numpy(dtype=object)
-    true_ids = p.id_number.to_numpy(dtype=object)
-    out["id_number"], hits = plant_id_numbers(true_ids, birth_years, rates, rng)
-    log.add_hits(SOURCE, delivery, keys, "公民身份号码", hits, true_ids, out["id_number"])
-    true_sex = p.sex.to_numpy(dtype=object)
+    out: dict[str, np.ndarray] = {}
+    true_names = col["name"][order]
+    out["name"], hits = plant_names(true_names, rates, rng, gather(name_flags(col["name"]), order))
+    log.add_hits(SOURCE, delivery, row_number, "姓名", hits, true_names, out["name"])
+    out["id_type"] = col["id_type"][order]
+    true_ids = col["id_number"][order]
+    out["id_number"], hits = plant_id_numbers(true_ids, birth_years, rates, rng, gather(id_flags(col["id_number"]), order))
+    log.add_hits(SOURCE, delivery, row_number, "公民身份号码", hits, true_ids, out["id_number"])
+    true_sex = col["sex"][order]
     out["sex"], hits = plant_sex(true_sex, rates, rng)
-    log.add_hits(SOURCE, delivery, keys, "性别", hits, true_sex, out["sex"])
-    eth = p.ethnicity.to_numpy(dtype=object)
-    short = (pd.Series(eth).str.len() >= 2).to_numpy() & (rng.random(m) < rates.ethnicity_short)
+    log.add_hits(SOURCE, delivery, row_number, "性别", hits, true_sex, out["sex"])
+    eth = col["ethnicity"][order]
+    short = np.isin(eth, SHORTENABLE) & (rng.random(m) < rates.ethnicity_short)
     out["ethnicity"] = eth.copy()
-    out["ethnicity"][short] = pd.Series(eth[short], dtype=object).str.slice(0, -1).to_numpy(dtype=object)
-    log.add(SOURCE, delivery, keys[short], "民族", "ethnicity_short", eth[short], out["ethnicity"][short])
-    true_birth = p.birth_date.dt.strftime("%Y%m%d").to_numpy(dtype=object)
-    out["birth_date"], hits = plant_birth_dates(p.birth_date, rates, rng)
-    log.add_hits(SOURCE, delivery, keys, "出生日期", hits, true_birth, out["birth_date"])
-    canonical, out["phone"], hits = plant_phones(p.mobile.to_numpy(dtype=object), p.landline.to_numpy(dtype=object),
-                                                 rates, rng, mobiles(m, rng))
-    log.add_hits(SOURCE, delivery, keys, "联系电话", hits, canonical, out["phone"])
-    for col in ("household_no", "relation_to_head", "registered_address", "current_address", "population_type",
-                "residence_permit_no", "subdistrict", "community"):
-        out[col] = p[col].to_numpy(dtype=object)
-    building = p.building_code.to_numpy(dtype=object).copy()
+    out["ethnicity"][short] = np.array([e[:-1] for e in eth[short]], dtype=object)
+    log.add(SOURCE, delivery, row_number[short], "民族", "ethnicity_short", eth[short], out["ethnicity"][short])
+    out["birth_date"], hits = plant_birth_dates(birth, rates, rng)
+    log.add_hits(SOURCE, delivery, row_number, "出生日期", hits, canonical_dates(birth), out["birth_date"])
+    canonical, out["phone"], hits = plant_phones(col["mobile"][order], col["landline"][order], rates, rng)
+    log.add_hits(SOURCE, delivery, row_number, "联系电话", hits, canonical, out["phone"])
+    for c in ("household_no", "relation_to_head", "registered_address", "current_address", "population_type",
+              "residence_permit_no", "subdistrict", "community"):
+        out[c] = col[c][order]
+    building = col["building_code"][order].copy()
     blank = rng.random(m) < rates.building_code_blank
-    log.add(SOURCE, delivery, keys[blank], "楼栋编码", "blank", building[blank], np.full(int(blank.sum()), ""))
+    log.add(SOURCE, delivery, row_number[blank], "楼栋编码", "blank", building[blank], "")
     building[blank] = ""
     out["building_code"] = building
-    log.add(SOURCE, delivery, keys[is_dup], "", "duplicate_row")
+    log.add(SOURCE, delivery, row_number[is_dup], "", "duplicate_row")
     frame = pd.DataFrame({HEADERS[c]: out[c] for c in HEADERS})
     change_type = np.full(m, "", dtype=object)
     if delta is not None:
-        d = delta.iloc[order].reset_index(drop=True)
-        change_type = d.change_type.to_numpy(dtype=object)
+        change_type = delta.change_type.to_numpy(dtype=object)[order]
         frame["变动类型"] = change_type
-        frame["变动日期"] = d.change_date.dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
-    truth = pd.DataFrame({"file": delivery, "row_number": row_number, "person_id": p.person_id.to_numpy(),
+        frame["变动日期"] = canonical_dates(delta.change_date.iloc[order])
+        frame["变动日期"] = frame["变动日期"].str.slice(0, 4) + "-" + frame["变动日期"].str.slice(4, 6) + "-" \
+            + frame["变动日期"].str.slice(6, 8)
+    truth = pd.DataFrame({"file": delivery, "row_number": row_number, "person_id": persons.person_id.to_numpy()[order],
                           "change_type": change_type, "is_duplicate": is_dup})
     return frame, truth
+
+
+def _csv_bytes(frame: pd.DataFrame) -> bytes:
+    """UTF-8 CSV, quoted only where a value needs it (pyarrow when no value does: ~10x pandas)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    header = (",".join(frame.columns) + "\n").encode("utf-8")
+    table = pa.Table.from_arrays([pa.array(frame[c].to_numpy(dtype=object), type=pa.string()) for c in frame.columns],
+                                 names=list(frame.columns))
+    buf = io.BytesIO()
+    try:
+        pacsv.write_csv(table, buf, pacsv.WriteOptions(include_header=False, quoting_style="none"))
+        return header + buf.getvalue()
+    except pa.ArrowInvalid:  # some value holds a comma or quote: let pandas quote minimally
+        return frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
 
 
 def write_frame(frame: pd.DataFrame, path: Path, fmt: str, title: str, stamp: str) -> None:
     """Write one delivery in `fmt`: gb18030/utf-8/utf-8-sig CSV with crlf/lf, or xlsx with title rows."""
     if fmt == "xlsx":
         from openpyxl import Workbook
+        from openpyxl.cell import WriteOnlyCell
+        from openpyxl.styles import Border, Side
 
         # write_only streams rows to disk: a 100k-row delta stays fast and small in memory
         wb = Workbook(write_only=True)
@@ -130,12 +156,26 @@ def write_frame(frame: pd.DataFrame, path: Path, fmt: str, title: str, stamp: st
         ws.append(list(frame.columns))
         for row in frame.itertuples(index=False, name=None):
             ws.append(list(row))
+        # the export leaves bordered but empty rows under the data, which readers see as blank rows
+        thin = Border(bottom=Side(style="thin"))
         for _ in range(XLSX_BLANK_TAIL):
-            ws.append([None] * len(frame.columns))
-        wb.save(path)
+            blank = []
+            for _c in frame.columns:
+                cell = WriteOnlyCell(ws, value=None)
+                cell.border = thin
+                blank.append(cell)
+            ws.append(blank)
+        save_workbook(wb, path, datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S"))
         return
     encoding, ending = fmt.rsplit("-", 1)
-    frame.to_csv(path, index=False, encoding=encoding, lineterminator="\r\n" if ending == "crlf" else "\n")
+    data = _csv_bytes(frame)
+    if ending == "crlf":
+        data = data.replace(b"\n", b"\r\n")  # no value contains a line break, so this is safe
+    if encoding == "gb18030":
+        data = data.decode("utf-8").encode("gb18030")
+    elif encoding == "utf-8-sig":
+        data = b"\xef\xbb\xbf" + data
+    path.write_bytes(data)
 
 
 def deliver_full(persons: pd.DataFrame, landing: Path, date: pd.Timestamp, seed: int, rates: DefectRates,
@@ -157,7 +197,8 @@ def deliver_delta(persons: pd.DataFrame, events: pd.DataFrame, landing: Path, da
     path = landing / SOURCE / f"residents_delta_{date:%Y%m%d}.{ext}"
     path.parent.mkdir(parents=True, exist_ok=True)
     ev = events[events.day == day].reset_index(drop=True)
-    rows = persons.set_index("person_id").loc[ev.person_id.to_numpy()].reset_index()
+    at = pd.Index(persons.person_id).get_indexer(ev.person_id.to_numpy())
+    rows = persons.iloc[at].reset_index(drop=True)
     frame, truth = _rows(rows, rates, rng, log, path.name, ev)
     write_frame(frame, path, fmt, XLSX_TITLE.format(kind="变动"), export_time(seed, date))
     truth["sheet_row"] = truth.row_number + (XLSX_HEADER_ROW if fmt == "xlsx" else 1)
