@@ -93,8 +93,8 @@ def build_facilities(buildings: pd.DataFrame, persons: pd.DataFrame, cfg: SimCon
     versions = [f[api_cols]]
     # on each later day a few facilities change status or capacity
     for d in range(2, cfg.days + 1):
-        pick = rng.random(n) < 0.03
-        v = f.loc[pick, api_cols].copy()
+        pick = rng.choice(n, size=max(1, rng.binomial(n, 0.03)), replace=False)  # at least one a day
+        v = f.iloc[np.sort(pick)][api_cols].copy()
         v["status"] = np.where(v.status == "筹建", "运营", v.status)
         v["updated_at"] = (pd.Timestamp(cfg.day_date(d)) + pd.to_timedelta(rng.integers(9 * 3600, 18 * 3600, len(v)),
                                                                             unit="s")).to_numpy()
