@@ -14,6 +14,23 @@
 -- * leaky functions in a caller's WHERE: staff get rows only from the function, after the policy
 --   filtered them; policies themselves are applied before any non-leakproof qual of a query.
 -- Staff have no SELECT on the table: the function is their only way in, so every read is logged.
+-- The communities the connected login may read: what every staff policy compares a row's community
+-- with. SECURITY DEFINER (owned by the broker, search_path pinned) so a policy can read the mapping
+-- whoever queries, while the mapping itself stays unreadable to staff; it reveals a login its own
+-- communities only, because it keys on session_user, which no function or SET ROLE changes.
+create or replace function access.my_communities() returns text[]
+language sql stable security definer
+set search_path = pg_catalog, pg_temp
+as $$
+    select coalesce(array_agg(sc.community order by sc.community), '{}')
+    from access.staff_community sc
+    where sc.login_name = session_user
+$$;
+alter function access.my_communities() owner to cdw_access_broker;
+revoke all on function access.my_communities() from public;
+grant execute on function access.my_communities() to cdw_community_staff, cdw_access_broker, cdw_loader,
+    cdw_engineer;
+
 create or replace function access.protect_community_table(p_table regclass, p_reader text,
                                                p_exclude_columns text[] default '{}')
 returns text
@@ -45,8 +62,7 @@ begin
     execute format('drop policy if exists engineer_read on %s', p_table);
     execute format($f$create policy staff_own_community on %s for select
                        to cdw_access_broker, cdw_community_staff
-                       using (community in (select sc.community from access.staff_community sc
-                                            where sc.login_name = session_user))$f$, p_table);
+                       using (community in (select unnest(access.my_communities())))$f$, p_table);
     execute format('create policy loader_all on %s for all to cdw_loader using (true) with check (true)', p_table);
     execute format('create policy engineer_read on %s for select to cdw_engineer using (true)', p_table);
     execute format('revoke all on %s from public, cdw_community_staff, cdw_analyst, cdw_reader_public_security, '
@@ -75,8 +91,7 @@ declare
 begin
     return query select %1$s from %2$s t where %3$s;
     get diagnostics v_rows = row_count;
-    select coalesce(array_agg(sc.community order by sc.community), '{}') into v_communities
-      from access.staff_community sc where sc.login_name = session_user;
+    v_communities := access.my_communities();
     insert into audit.access_log (login_name, read_path, source_table, communities, grid_code, rows_returned,
                                   client_addr, application_name)
     values (session_user, %4$L, %5$L, v_communities, p_grid_code, v_rows,

@@ -115,7 +115,7 @@ def build(engine: sa.Engine) -> None:
 
 
 
-def query(conn: PgConnection, sql: str, params: tuple = ()) -> list[tuple]:
+def query(conn: PgConnection, sql: str, params: tuple | None = None) -> list[tuple]:
     with conn.cursor() as cur:
         cur.execute(sql, params)
         return cur.fetchall() if cur.description else []
