@@ -120,7 +120,9 @@ final as (
 )
 select * from final;
 
--- 4. Refresh the open items the run still supports (grid, phones and days overdue change).
+-- 4. Refresh the open items the run still supports (grid, phones and days overdue change). Rows
+--    with nothing new are left alone: a rerun for the same date writes nothing (600,000 needless
+--    row versions cost most of a rerun at a million persons).
 with refreshed as (
     update outreach.list_item i
     set priority = d.priority, reason = d.reason, name = d.name, id_number = d.id_number, sex = d.sex,
@@ -131,6 +133,13 @@ with refreshed as (
         days_overdue = d.days_overdue, last_seen_run_id = d.run_id, updated_at = now()
     from outreach_candidate_detail d
     where i.status = 'open' and i.person_key = d.person_key and i.rule_id = d.rule_id
+      and (i.priority, i.reason, i.name, i.id_number, i.sex, i.age_years, i.phones, i.household_no,
+           i.building_code, i.building_address, i.community, i.grid_code, i.grid_worker_name,
+           i.grid_worker_phone, i.doses_counted, i.last_dose_date, i.due_date, i.days_overdue)
+          is distinct from
+          (d.priority, d.reason, d.name, d.id_number, d.sex, d.age_years, d.phones, d.household_no,
+           d.building_code, d.building_address, d.community, d.grid_code, d.grid_worker_name,
+           d.grid_worker_phone, d.doses_counted, d.last_dose_date, d.due_date, d.days_overdue)
     returning i.item_id, d.run_id
 )
 update outreach.run set items_refreshed = (select count(*) from refreshed)

@@ -93,9 +93,15 @@ def test_second_run_lists_nobody_twice(core, fresh_warehouse, items, output_dir)
     ids = [i["item_id"] for i in items("open")]
     second = build_outreach_lists(fresh_warehouse)
     assert (second["items_opened"], second["items_closed"]) == (0, 0)
-    assert second["items_refreshed"] == first["items_opened"]
+    assert second["items_refreshed"] == 0  # same date, same data: nothing is rewritten
     assert [i["item_id"] for i in items("open")] == ids
-    assert {i["last_seen_run_id"] for i in items("open")} == {second["run_id"]}
+    assert {i["last_seen_run_id"] for i in items("open")} == {first["run_id"]}
+    # a day later every open item's days overdue moves on
+    from datetime import timedelta
+
+    third = build_outreach_lists(fresh_warehouse, AS_OF + timedelta(days=1))
+    assert (third["items_refreshed"], third["items_opened"]) == (first["items_opened"], 0)
+    assert {i["last_seen_run_id"] for i in items("open")} == {third["run_id"]}
     gate = run_gate(fresh_warehouse, "outreach.list_item")
     assert gate.passed and not gate.warnings, gate.summary()
     # the database itself refuses a second open item for the same person and rule
