@@ -10,7 +10,7 @@ from rich.console import Console
 
 outreach_app = typer.Typer(help="Outreach lists for community staff: build, export per grid worker, ingest returns.",
                            no_args_is_help=True)
-console = Console()
+console = Console(soft_wrap=True)  # file paths and row messages stay on one line, copyable
 
 
 @outreach_app.command("build")
