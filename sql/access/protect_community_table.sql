@@ -123,5 +123,6 @@ end
 $protect$;
 comment on function access.protect_community_table(regclass, text, text[]) is
     'enable+force row-level security by community on a table and (re)create its logged staff read function access.<reader>(grid_code)';
+alter function access.protect_community_table(regclass, text, text[]) owner to cdw_loader;
 revoke all on function access.protect_community_table(regclass, text, text[]) from public;
 
