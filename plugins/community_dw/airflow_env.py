@@ -153,6 +153,10 @@ def airflow_environment(
         "AIRFLOW__API__PORT": str(api_port),
         "AIRFLOW__API__SECRET_KEY": keys["api_secret_key"],
         "AIRFLOW__API_AUTH__JWT_SECRET": keys["jwt_secret"],
+        # The task SDK gives up on an execution-API call after 5 s by default and retries it; on a busy
+        # 2-core machine a slow first answer then arrives after the retry ("TI was not in a state where it
+        # could be marked as running"). A generous timeout keeps one call one call.
+        "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": os.environ.get("AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT", "60"),
         # New DAG files show up in half a minute instead of the default five.
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
         "AIRFLOW_CONN_CDW_WAREHOUSE": airflow_connection_url(warehouse_url),

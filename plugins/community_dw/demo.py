@@ -44,20 +44,31 @@ def _recreate_database(name: str) -> str:
     return embedded.server_url(name)
 
 
-def _airflow(env: dict[str, str], *args: str, log_file: Path) -> None:
-    """Run an `airflow` CLI command; on failure show the end of its log and stop the demo."""
-    with log_file.open("a") as log:
-        log.write(f"\n$ airflow {' '.join(args)}\n")
-        log.flush()
-        result = subprocess.run([str(Path(sys.executable).with_name("airflow")), *args], env=env,
-                                stdout=log, stderr=subprocess.STDOUT)
-    if result.returncode != 0:
-        tail = log_file.read_text(errors="replace").splitlines()[-40:]
-        console.print("\n".join(tail), markup=False, highlight=False)
-        raise SystemExit(f"airflow {' '.join(args)} failed (exit {result.returncode}); full log: {log_file}")
+def _airflow(env: dict[str, str], *args: str, log_file: Path) -> subprocess.Popen:
+    """Start an `airflow` CLI command writing to its own log; `_wait` collects it."""
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    log = log_file.open("a")
+    log.write(f"\n$ airflow {' '.join(args)}\n")
+    log.flush()
+    process = subprocess.Popen([str(Path(sys.executable).with_name("airflow")), *args], env=env,
+                               stdout=log, stderr=subprocess.STDOUT)
+    process.log_file = log_file  # type: ignore[attr-defined]
+    process.args_text = " ".join(args)  # type: ignore[attr-defined]
+    return process
 
 
-def _summary(engine: sa.Engine, landing: Path, log_file: Path) -> None:
+def _wait(*processes: subprocess.Popen) -> None:
+    """Wait for every command; on a failure show the end of its log and stop the demo."""
+    for process in processes:
+        if process.wait() != 0:
+            log_file: Path = process.log_file  # type: ignore[attr-defined]
+            tail = log_file.read_text(errors="replace").splitlines()[-40:]
+            console.print("\n".join(tail), markup=False, highlight=False)
+            raise SystemExit(f"airflow {process.args_text} failed (exit {process.returncode}); "  # type: ignore[attr-defined]
+                             f"full log: {log_file}")
+
+
+def _summary(engine: sa.Engine, landing: Path, logs: Path) -> None:
     from community_dw.warehouse.inventory import table_counts
 
     table = Table("layer", "table", "rows", title="What the warehouse holds now")
@@ -83,7 +94,7 @@ def _summary(engine: sa.Engine, landing: Path, log_file: Path) -> None:
         f"{code} {done / people:.0%}" for code, people, done in coverage if people))
     console.print(f"[bold]Data Docs:[/bold] {output_dir() / 'data_docs' / 'index.html'}")
     console.print(f"[bold]Landing archive:[/bold] {landing / '_archive'}")
-    console.print(f"[bold]Airflow log of this demo:[/bold] {log_file}")
+    console.print(f"[bold]Airflow logs of this demo:[/bold] {logs}")
     console.print("Explore: [cyan].venv/bin/cdw warehouse status[/cyan], [cyan]psql $(.venv/bin/cdw warehouse url "
                   "| sed 's/+psycopg2//')[/cyan], or [cyan]make airflow[/cyan] for the UI.")
 
@@ -106,7 +117,7 @@ def main(argv: list[str] | None = None) -> None:
     console.rule("[bold]community-dw demo")
     demo_dir = state_dir() / "demo"
     landing = demo_dir / "landing"
-    log_file = demo_dir / "airflow.log"
+    logs = demo_dir / "logs"
     shutil.rmtree(demo_dir, ignore_errors=True)
     landing.mkdir(parents=True)
 
@@ -139,9 +150,9 @@ def main(argv: list[str] | None = None) -> None:
         "CDW_WAREHOUSE_URL": warehouse_url,
     })
     ensure_airflow_db(env)
-    _airflow(env, "pools", "set", "cdw_warehouse", "2", "warehouse work", log_file=log_file)
+    _wait(_airflow(env, "pools", "set", "cdw_warehouse", "2", "warehouse work", log_file=logs / "setup.log"))
 
-    console.print(f"[cyan]5/5[/cyan] running the DAGs day by day (airflow dags test); log: {log_file}")
+    console.print(f"[cyan]5/5[/cyan] running the DAGs day by day (airflow dags test); logs: {logs}")
     try:
         for day in range(1, options.days + 1):
             run_day: date = config.day_date(day)
@@ -149,21 +160,30 @@ def main(argv: list[str] | None = None) -> None:
                 apply_health_day(health_url, landing, day)
             end_of_day = datetime.combine(run_day, clock(23, 59, 59), ZoneInfo(TIMEZONE))
             api.state.set_as_of(end_of_day)
-            for dag_id in (*INGEST_DAGS, "warehouse_build"):
+            # The four departments are independent: their DAGs run side by side, as the scheduler would.
+            started_day = time.perf_counter()
+            running = []
+            for dag_id in INGEST_DAGS:
                 folder = FILE_DAGS.get(dag_id)
                 if folder and not any((landing / folder).glob(f"*_{run_day:%Y%m%d}.*")):
                     console.print(f"    {run_day} {dag_id:24s} [dim]no delivery today, skipped[/dim]")
                     continue
-                step_started = time.perf_counter()
-                # A logical time after the drop (deliveries arrive early morning; the DAGs run at 06:00-07:00).
-                _airflow(env, "dags", "test", dag_id, f"{run_day}T08:00:00+08:00", log_file=log_file)
-                console.print(f"    {run_day} {dag_id:24s} [green]success[/green] "
-                              f"({time.perf_counter() - step_started:.0f}s)")
+                # A logical time after the drop (deliveries arrive early; the DAGs run at 06:00-07:00).
+                running.append(_airflow(env, "dags", "test", dag_id, f"{run_day}T08:00:00+08:00",
+                                        log_file=logs / f"{run_day}_{dag_id}.log"))
+            _wait(*running)
+            console.print(f"    {run_day} {len(running)} ingest DAGs      [green]success[/green] "
+                          f"({time.perf_counter() - started_day:.0f}s)")
+            step_started = time.perf_counter()
+            _wait(_airflow(env, "dags", "test", "warehouse_build", f"{run_day}T08:00:00+08:00",
+                           log_file=logs / f"{run_day}_warehouse_build.log"))
+            console.print(f"    {run_day} warehouse_build          [green]success[/green] "
+                          f"({time.perf_counter() - step_started:.0f}s)")
     finally:
         api.stop()
 
     console.rule(f"[bold]done in {time.perf_counter() - started:.0f}s")
-    _summary(engine, landing, log_file)
+    _summary(engine, landing, logs)
 
 
 if __name__ == "__main__":
