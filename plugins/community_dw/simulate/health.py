@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from community_dw.simulate.config import SimConfig
 from community_dw.simulate.defects import (
@@ -226,8 +228,7 @@ def build_health(persons: pd.DataFrame, cfg: SimConfig, rng: np.random.Generator
     # identity as the site typed it: person-level arrays gathered per record (object arrays of
     # shared str references, so 3M records cost pointers, not copies)
     pidx = recs.pidx.to_numpy()
-    col = {c: persons[c].to_numpy(dtype=object) for c in ("name", "id_number", "mobile", "landline", "id_type", "sex",
-                                                          "community", "subdistrict")}
+    col = {c: persons[c].to_numpy(dtype=object) for c in ("name", "id_number", "mobile", "landline", "id_type", "sex")}
     birth_days = persons.birth_date.to_numpy().astype("datetime64[D]")
     birth_years = persons.birth_date.dt.year.to_numpy()
     record_ids = recs.record_id.to_numpy()
@@ -259,27 +260,35 @@ def build_health(persons: pd.DataFrame, cfg: SimConfig, rng: np.random.Generator
         maker[sel] = np.array(makers, dtype=object)[rng.integers(0, len(makers), k)]
     dose_number = recs.dose_number.to_numpy()
     at_birth = (code == "HEPB") & (dose_number == 1) & (age_at < 0.01)
-    site = np.where(rng.random(m) < 0.8, col["community"][pidx] + "卫生服务站",
-                    col["subdistrict"][pidx] + "社区卫生服务中心").astype(object)
-    site[at_birth] = np.where(rng.random(int(at_birth.sum())) < 0.7, "中山市博爱医院", "中山市人民医院")
+    # low-cardinality text as categoricals and the rest as Arrow strings: 3M records stay a few
+    # hundred MB instead of gigabytes of Python str objects
+    comm_code, comm_names = pd.factorize(persons.community)
+    sub_code, sub_names = pd.factorize(persons.subdistrict)
+    site_names = np.concatenate([np.asarray(comm_names, dtype=object) + "卫生服务站",
+                                 np.asarray(sub_names, dtype=object) + "社区卫生服务中心",
+                                 np.array(["中山市博爱医院", "中山市人民医院"], dtype=object)])
+    site_idx = np.where(rng.random(m) < 0.8, comm_code[pidx], len(comm_names) + sub_code[pidx])
+    site_idx[at_birth] = len(comm_names) + len(sub_names) + (rng.random(int(at_birth.sum())) >= 0.7)
+    site = pd.Categorical.from_codes(site_idx, categories=pd.Index(site_names, dtype=object).unique()) \
+        if pd.Index(site_names).is_unique else pd.Categorical(site_names[site_idx])
     yyyymm = vaccinated.astype("datetime64[M]")
     ym = (yyyymm.astype(np.int64) // 12 + 1970) * 100 + yyyymm.astype(np.int64) % 12 + 1
-    batch = (ym * 10000 + rng.integers(1000, 9999, m)).astype("U10").astype(object)
+    batch = _arrow_text(pc.cast(pa.array(ym * 10000 + rng.integers(1000, 9999, m)), pa.string()))
     created = recs.created.to_numpy().astype("datetime64[s]")
     base = pd.DataFrame({
         "record_id": record_ids,
-        "recipient_name": names,
-        "id_type": col["id_type"][pidx],
-        "id_number": ids,
+        "recipient_name": _arrow_text(names),
+        "id_type": pd.Categorical(col["id_type"][pidx]),
+        "id_number": _arrow_text(ids),
         "birth_date": birth_days[pidx],
-        "sex": col["sex"][pidx],
-        "phone": phones,
-        "vaccine_code": code,
-        "vaccine_name": vname,
+        "sex": pd.Categorical(col["sex"][pidx]),
+        "phone": _arrow_text(phones),
+        "vaccine_code": pd.Categorical(code),
+        "vaccine_name": pd.Categorical(vname),
         "dose_number": dose_number,
         "vaccinated_at": vaccinated,
         "site_name": site,
-        "manufacturer": maker,
+        "manufacturer": pd.Categorical(maker),
         "batch_no": batch,
         "updated_at": created,
         "is_deleted": False,
@@ -324,11 +333,13 @@ def build_health(persons: pd.DataFrame, cfg: SimConfig, rng: np.random.Generator
     log.add(SOURCE, TABLE, record_ids[late], "updated_at", "late_commit")
     all_versions = pd.concat(versions, ignore_index=True).sort_values(["visible_day", "record_id", "version"],
                                                                       kind="stable").reset_index(drop=True)
-    final = all_versions.drop_duplicates("record_id", keep="last").set_index("record_id").reindex(record_ids)
+    del names, ids, phones, true_names, true_ids, canonical, vname, maker, col
+    final = all_versions[["record_id", "is_deleted", "updated_at"]].drop_duplicates("record_id", keep="last") \
+        .set_index("record_id").reindex(record_ids)
     records = pd.DataFrame({
         "record_id": record_ids,
         "person_id": persons.person_id.to_numpy()[pidx],
-        "vaccine_code": code,
+        "vaccine_code": pd.Categorical(code),
         "dose_number": dose_number,
         "vaccinated_at": _aware(vaccinated),
         "first_visible_day": visible_day,
@@ -340,6 +351,12 @@ def build_health(persons: pd.DataFrame, cfg: SimConfig, rng: np.random.Generator
     })
     status = vaccination_status(persons, records, cfg)
     return HealthData(versions=all_versions, records=records, status=status)
+
+
+def _arrow_text(values) -> pd.Series:
+    """Arrow-backed text (nulls kept) without materialising a pandas object column."""
+    arr = values if isinstance(values, pa.Array) else pa.array(values, type=pa.string(), from_pandas=True)
+    return pd.Series(pd.arrays.ArrowExtensionArray(arr))
 
 
 def _aware(local: np.ndarray) -> pd.DatetimeIndex:
@@ -429,6 +446,10 @@ def arrow_table(frame: pd.DataFrame, columns: list[str] | None = None):
             arr = pa.array(utc, type=pa.timestamp("s", tz=TZ))
         else:
             arr = pa.array(values, from_pandas=True)
+            if pa.types.is_dictionary(arr.type):
+                arr = arr.dictionary_decode()
+            if pa.types.is_large_string(arr.type):
+                arr = arr.cast(pa.string())
         arrays.append(arr)
         names.append(c)
     return pa.Table.from_arrays(arrays, names=names)

@@ -9,10 +9,17 @@ import pytest
 import requests
 
 from community_dw.simulate.api_server import running_api
+from community_dw.simulate.city import CityResult, generate_city
+from community_dw.simulate.config import SimConfig
 from community_dw.simulate.truth import read_truth
 
 TOKEN = "sim-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture(scope="module")
+def api_city(tmp_path_factory: pytest.TempPathFactory) -> CityResult:
+    return generate_city(tmp_path_factory.mktemp("api_city"), SimConfig(residents=3000, seed=5, days=3))
 
 
 def _get(api, path, **params):
