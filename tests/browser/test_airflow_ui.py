@@ -196,6 +196,8 @@ def test_ui_shows_every_dag_its_last_run_and_the_asset_graph(
             page.get_by_role("option", name="All Dag Dependencies").click()
             page.keyboard.press("Escape")
             page.get_by_label("Collapse Details Panel").click()
+            page.set_viewport_size({"width": 1800, "height": 800})  # the graph is wide and flat
+            page.locator(".react-flow__controls-fitview").click()
             graph = page.locator(".react-flow")
             expect(graph.locator(f".react-flow__node[data-id='dag:{TRIGGERED_DAG}']")).to_be_visible()
             ingest_dags = [dag_id for dag_id in dag_ids if dag_id.startswith("ingest_")]
