@@ -25,7 +25,7 @@ from community_dw.warehouse.sql_runner import run_sql, sql_path
 log = logging.getLogger(__name__)
 
 #: Functions the steps below use; (re)defined on every run so they change without a migration.
-FUNCTION_STEPS = ("protect_community_table",)
+FUNCTION_STEPS = ("person_ref", "protect_community_table")
 #: Refresh steps, each sql/access/<name>.sql, with the relations it reads (skipped while any is missing).
 REFRESH_STEPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("public_security__resident", ("core.person",)),

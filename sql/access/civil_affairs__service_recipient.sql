@@ -12,7 +12,7 @@ final as (
     select
         -- ids
         recipient_id,
-        access.pseudonym(person_key, 'civil_affairs') as person_ref,
+        access.person_ref(k.inner_pad, k.outer_pad, 'civil_affairs', person_key) as person_ref,
         access.mask_id_number(id_number)               as id_number_masked,
         -- attributes
         category,
@@ -25,6 +25,7 @@ final as (
         residency_status,
         grid_code
     from recipients
+    cross join access.pseudonym_key k
 )
 select * from final;
 select count(*) from published.civil_affairs__service_recipient;

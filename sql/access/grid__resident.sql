@@ -10,7 +10,7 @@ with residents as (
 final as (
     select
         -- ids
-        access.pseudonym(person_key, 'grid') as person_ref,
+        access.person_ref(k.inner_pad, k.outer_pad, 'grid', person_key) as person_ref,
         access.mask_phone(phone_primary)      as phone_masked,
         -- place
         building_code,
@@ -23,6 +23,7 @@ final as (
         age_years,
         population_type
     from residents
+    cross join access.pseudonym_key k
 )
 select * from final;
 select count(*) from published.grid__resident;

@@ -13,7 +13,7 @@ with status as (
 final as (
     select
         -- ids
-        access.pseudonym(person_key, 'health') as person_ref,
+        access.person_ref(k.inner_pad, k.outer_pad, 'health', person_key) as person_ref,
         vaccine_code,
         access.mask_id_number(id_number)        as id_number_masked,
         access.mask_phone(phone_primary)        as phone_masked,
@@ -31,6 +31,7 @@ final as (
         has_any_dose,
         is_complete
     from status
+    cross join access.pseudonym_key k
 )
 select * from final;
 select count(*) from published.health__vaccination_status;

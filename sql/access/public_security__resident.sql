@@ -11,7 +11,7 @@ with persons as (
 final as (
     select
         -- ids
-        access.pseudonym(person_key, 'public_security') as person_ref,
+        access.person_ref(k.inner_pad, k.outer_pad, 'public_security', person_key) as person_ref,
         access.mask_id_number(id_number)                 as id_number_masked,
         id_valid,
         -- attributes
@@ -28,6 +28,7 @@ final as (
         -- lineage
         known_to
     from persons
+    cross join access.pseudonym_key k
 )
 select * from final;
 select count(*) from published.public_security__resident;
