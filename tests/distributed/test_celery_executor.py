@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -290,7 +291,7 @@ def test_warehouse_build_runs_on_a_celery_worker(deployment: CeleryDeployment, m
     tis = _metadata(
         metadata_url,
         """select ti.task_id, ti.state, ti.hostname, ti.external_executor_id, ti.executor,
-                  job.job_type, job.executor_class
+                  job.job_type
              from task_instance ti left join job on job.id = ti.queued_by_job_id
             where ti.dag_id = :d and ti.run_id = :r""",
         d=DAG_ID,
@@ -305,19 +306,28 @@ def test_warehouse_build_runs_on_a_celery_worker(deployment: CeleryDeployment, m
 
     # Each task ran in a process started by the Celery worker ...
     assert {ti.hostname for ti in tis} == {deployment.worker_name}, [tuple(ti) for ti in tis]
-    # ... queued by the scheduler through CeleryExecutor ...
+    # ... queued by the scheduler through CeleryExecutor (job.executor_class stays empty in Airflow 3.3,
+    # so the scheduler's own log says which executor each task instance was handed to) ...
+    scheduler_log = deployment.log("scheduler")
     for ti in tis:
         assert ti.job_type == "SchedulerJob", tuple(ti)
-        assert "CeleryExecutor" in (ti.executor_class or ""), tuple(ti)
+        handed = rf"TaskInstance: {DAG_ID}\.{ti.task_id} {re.escape(run_id)} \[scheduled\].*for executor: CeleryExecutor\("
+        assert re.search(handed, scheduler_log), f"{ti.task_id} not enqueued to CeleryExecutor"
     # ... as a Celery task that the result backend and the worker's log record as succeeded.
     celery_ids = {ti.external_executor_id for ti in tis}
     assert None not in celery_ids and len(celery_ids) == len(task_ids)
-    results = _celery_results(metadata_url, celery_ids)
-    assert results == dict.fromkeys(celery_ids, "SUCCESS"), results
+    # (The task reports its state through the execution API a moment before its Celery task returns.)
+    deployment.wait_for(
+        "the Celery results of every task",
+        lambda: set(_celery_results(metadata_url, celery_ids).values()) == {"SUCCESS"}
+        and all(f"[{celery_id}] succeeded" in deployment.log("worker") for celery_id in celery_ids),
+        30,
+    )
+    assert _celery_results(metadata_url, celery_ids) == dict.fromkeys(celery_ids, "SUCCESS")
     worker_log = deployment.log("worker")
     for celery_id in celery_ids:
-        assert f"[{celery_id}] received" in worker_log, celery_id
-        assert f"[{celery_id}] succeeded" in worker_log, celery_id
+        assert f"Task execute_workload[{celery_id}] received" in worker_log, celery_id
+        assert f"Task execute_workload[{celery_id}] succeeded" in worker_log, celery_id
 
 
 def airflow_env_login(deployment: CeleryDeployment) -> str:
