@@ -287,6 +287,26 @@ def check_login(base_url: str, dags_folder: Path, timeout_s: float = 90) -> str:
     return summary
 
 
+def ensure_pool(base_url: str) -> bool:
+    """Create the warehouse pool the DAGs' tasks run in unless it exists (a task in a missing pool is
+    never scheduled, so a fresh `make airflow` could not run warehouse_build); True when created."""
+    from community_dw.orchestration import WAREHOUSE_POOL, WAREHOUSE_POOL_SLOTS
+
+    token = login(base_url, ADMIN_USER, admin_password())
+    pools = _get_json(f"{base_url}/api/v2/pools?limit=1000", token)["pools"]
+    if any(pool["name"] == WAREHOUSE_POOL for pool in pools):
+        return False
+    body = json.dumps({"name": WAREHOUSE_POOL, "slots": WAREHOUSE_POOL_SLOTS, "description": "warehouse work"})
+    request = urllib.request.Request(
+        f"{base_url}/api/v2/pools",
+        data=body.encode(),
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=10):
+        return True
+
+
 def print_banner(port: int, summary: str | None = None) -> None:
     print(
         "\n".join(
@@ -351,6 +371,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         airflow.start()
         airflow.wait_ready(args.timeout)
+        if ensure_pool(airflow.base_url):
+            print("  created the pool for warehouse work", flush=True)
         print_banner(port, check_login(airflow.base_url, Path(env["AIRFLOW__CORE__DAGS_FOLDER"])))
         if args.detach:
             print(f"Left running in the background; stop it with `{parser.prog} --stop`.", flush=True)
