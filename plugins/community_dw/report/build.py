@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import jinja2
 import numpy as np
@@ -171,7 +172,7 @@ def _coverage_section(ctx: ReportContext, data: CityData, selections: list[Selec
     chart = None
     if not frame.empty and charts.vega_bundle() is not None:
         bands = frame[frame["age_band"] != ALL_AGES]
-        chart = charts.spec(charts.coverage_chart(bands, ctx.masker.suppress))
+        chart = charts.spec(charts.coverage_chart(bands))
     return {"rows": rows, "chart": chart, "by_key": {r["key"]: r for r in rows}}
 
 
@@ -243,7 +244,7 @@ def _map_section(ctx: ReportContext, data: CityData, selections: list[Selection]
     if with_buildings:
         b = data.buildings[data.buildings["grid_code"].isin(set(grids["grid_code"]))]
         xs, ys = plane.points(b["longitude"].to_numpy(), b["latitude"].to_numpy())
-        radius = np.clip(np.sqrt(b["residents"].to_numpy(dtype=float)) * 3.5, 6, 90)
+        radius = np.clip(np.sqrt(b["residents"].to_numpy(dtype=float)) * 2.5, 5, 60)
         for code, x, y, r, n in zip(b["building_code"], xs, ys, radius, b["residents"], strict=True):
             buildings.append({"code": code, "x": round(float(x)), "y": round(float(y)), "r": round(float(r)),
                               "residents_text": m.count(n)})
@@ -429,7 +430,7 @@ def build_reports(engine: Engine, out_dir: Path | None = None, community: str | 
     out = Path(out_dir) if out_dir is not None else output_dir() / "reports"
     out.mkdir(parents=True, exist_ok=True)
     data = load_city(engine)
-    generated_at = datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    generated_at = datetime.now(ZoneInfo(TIMEZONE)).strftime("%Y-%m-%d %H:%M")
     communities = sorted(c for c in data.grids["community"].dropna().unique())
     if community is not None and community not in communities:
         raise ValueError(f"no community {community!r} in core.grid; known: {', '.join(communities) or 'none'}")

@@ -38,10 +38,12 @@ def spec(chart: alt.TopLevelMixin) -> str:
     return json.dumps(as_dict, ensure_ascii=False, default=str).replace("</", "<\\/")
 
 
-def coverage_chart(rows: pd.DataFrame, suppressed: bool) -> alt.Chart:
-    """Complete-course coverage by vaccine (columns) and age band (bars); rows: one per vaccine x band."""
-    data = rows[["vaccine_label", "age_band", "complete_rate", "people_text", "complete_text", "any_text"]]
-    data = data.dropna(subset=["complete_rate"]) if not suppressed else data[data["complete_rate"].notna()]
+def coverage_chart(rows: pd.DataFrame) -> alt.Chart:
+    """Complete-course coverage by vaccine (columns) and age band (bars); rows: one per vaccine x band.
+
+    A withheld rate (None, city report) draws no bar; its tooltip still says "<5".
+    """
+    data = rows[["vaccine_code", "vaccine_label", "age_band", "complete_rate", "people_text", "complete_text", "any_text"]]
     return (
         alt.Chart(data)
         .mark_bar()
@@ -50,14 +52,14 @@ def coverage_chart(rows: pd.DataFrame, suppressed: bool) -> alt.Chart:
             y=alt.Y("complete_rate:Q", title="全程接种率 complete", axis=alt.Axis(format="%"),
                     scale=alt.Scale(domain=[0, 1])),
             color=alt.Color("age_band:N", title="年龄段 age band", sort=["0-17", "18-59", "60-79", "80+"]),
-            column=alt.Column("vaccine_label:N", title=None, header=alt.Header(labelAngle=0, labelFontSize=11)),
+            column=alt.Column("vaccine_code:N", title=None, header=alt.Header(labelAngle=0, labelFontSize=12)),
             tooltip=[alt.Tooltip("vaccine_label:N", title="vaccine"), alt.Tooltip("age_band:N", title="age band"),
                      alt.Tooltip("people_text:N", title="eligible people"),
                      alt.Tooltip("any_text:N", title="any dose"),
                      alt.Tooltip("complete_text:N", title="complete"),
                      alt.Tooltip("complete_rate:Q", title="complete rate", format=".1%")],
         )
-        .properties(width=70, height=160)
+        .properties(width=90, height=170)
     )
 
 
