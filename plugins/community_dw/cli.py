@@ -6,6 +6,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from community_dw.outreach.cli import outreach_app
 from community_dw.simulate.cli import simulate_app
 
 app = typer.Typer(help="community-dw: department deliveries to resolved people, marts and outreach lists.",
@@ -13,6 +14,7 @@ app = typer.Typer(help="community-dw: department deliveries to resolved people, 
 warehouse_app = typer.Typer(help="Start, stop and inspect the embedded PostgreSQL warehouse.", no_args_is_help=True)
 app.add_typer(warehouse_app, name="warehouse")
 app.add_typer(simulate_app, name="simulate")
+app.add_typer(outreach_app, name="outreach")
 console = Console()
 
 

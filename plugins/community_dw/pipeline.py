@@ -11,6 +11,7 @@ from datetime import date
 
 import sqlalchemy as sa
 
+from community_dw.access import apply_access, grant_access
 from community_dw.ingest import DEPARTMENTS, ingest_all
 from community_dw.warehouse.session import warehouse_engine
 from community_dw.warehouse.sql_runner import run_sql
@@ -69,6 +70,9 @@ def build_core(logical_date: date | None = None) -> None:
                      {"d": logical_date})
         for table in CORE_TABLES:
             run_sql(conn, f"core/{table}")
+        # Department-facing copies (masked, pseudonymous) refreshed in the same transaction, grants
+        # re-applied to the rebuilt tables; a role that could bypass row-level security stops the build.
+        apply_access(conn)
 
 
 BUILD_SCHEMA = "mart_build"
@@ -101,7 +105,16 @@ def publish_marts() -> list[str]:
             conn.exec_driver_sql(f"drop table if exists mart.{table} cascade")
             conn.exec_driver_sql(f"alter table {BUILD_SCHEMA}.{table} set schema mart")
         conn.exec_driver_sql(f"drop schema {BUILD_SCHEMA}")
+        grant_access(conn)  # swapped-in tables arrive without grants
     return tables
+
+
+def build_outreach(logical_date: date | None = None) -> dict:
+    """Refresh the outreach lists from the new core: open new items, close met needs."""
+    from community_dw.outreach import build_outreach_lists
+
+    result = build_outreach_lists(warehouse_engine(), logical_date)
+    return {key: value for key, value in result.items() if not isinstance(value, dict)}
 
 
 @dataclass
@@ -135,6 +148,8 @@ def run_pipeline(logical_date: date | None = None, only: list[str] | None = None
     step("marts", build_marts)
     step("gate marts", lambda: gate_layer("mart"))
     step("publish marts", publish_marts)
+    step("outreach lists", lambda: build_outreach(logical_date))
+    step("gate outreach", lambda: gate_layer("outreach"))
     return summary
 
 

@@ -13,8 +13,8 @@ from community_dw.orchestration import OWNER, RAW_ASSETS
 
 DAGS_FOLDER = Path(__file__).resolve().parents[2] / "dags"
 DAG_FILES = sorted(path for path in DAGS_FOLDER.glob("*.py") if not path.name.startswith("_"))
-EXPECTED_DAGS = {"ingest_public_security", "ingest_health", "ingest_civil_affairs", "ingest_grid",
-                 "warehouse_build"}
+INGEST_DAGS = {"ingest_public_security", "ingest_health", "ingest_civil_affairs", "ingest_grid"}
+EXPECTED_DAGS = INGEST_DAGS | {"warehouse_build", "outreach_lists"}
 
 
 def test_no_import_errors(dag_bag) -> None:
@@ -53,12 +53,13 @@ def test_every_dag_follows_the_rules(dag_bag, rule: str) -> None:
 
 def test_ingest_dags_publish_their_asset_and_the_warehouse_listens(dag_bag) -> None:
     produced = set()
-    for dag_id in EXPECTED_DAGS - {"warehouse_build"}:
+    for dag_id in INGEST_DAGS:
         for task in dag_bag.dags[dag_id].tasks:
             produced |= {outlet.name for outlet in task.outlets}
     assert produced == {asset.name for asset in RAW_ASSETS.values()}
     warehouse = dag_bag.dags["warehouse_build"]
     assert "raw.public_security__resident" in str(warehouse.timetable.asset_condition)
+    assert "mart.published" in str(dag_bag.dags["outreach_lists"].timetable.asset_condition)
 
 
 def test_no_cycles_and_linear_warehouse_chain(dag_bag) -> None:
