@@ -21,8 +21,12 @@ demo: install
 	$(BIN)/python -m community_dw.demo
 
 ## test: the whole test suite against a real PostgreSQL (embedded unless CDW_TEST_DATABASE_URL is set)
-test: install
+test: install browser-deps
 	$(BIN)/pytest
+
+## browser-deps: Debian's Chromium (and CJK fonts) for the browser tests, installed when missing
+browser-deps: install
+	$(BIN)/python -m community_dw.browser_deps
 
 lint: install
 	$(BIN)/ruff check .
