@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from community_dw.report.build import build_reports
-from community_dw.report.cli import report_command
+from typing import Any
 
 __all__ = ["build_reports", "report_command"]
+
+
+def __getattr__(name: str) -> Any:
+    """Imported on first use, so `cdw --help` does not pay for pandas, altair and shapely."""
+    if name == "build_reports":
+        from community_dw.report.build import build_reports
+
+        return build_reports
+    if name == "report_command":
+        from community_dw.report.cli import report_command
+
+        return report_command
+    raise AttributeError(name)
