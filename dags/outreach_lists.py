@@ -3,7 +3,8 @@
 
 Refreshes what community staff act on after every published warehouse build: opens outreach items
 for people the rules in `plugins/community_dw/outreach/rules.yaml` pick (e.g. aged 60+ and not fully
-vaccinated), closes items whose need the data shows met, then checks `outreach.*` with its quality suites.
+vaccinated), closes items whose need the data shows met, checks `outreach.*` with its quality suites,
+and rebuilds the offline HTML reports per community (`cdw report`).
 
 - **Schedule**: when `mart.published` updates (after `warehouse_build`).
 - **Publishes**: asset `outreach.list_item`; staff export their lists with `cdw outreach export`.
@@ -48,7 +49,13 @@ def outreach_lists():
 
         return gate_layer("outreach")
 
-    build_lists() >> gate_outreach()
+    @task(pool=WAREHOUSE_POOL)
+    def build_reports() -> list[str]:
+        from community_dw.pipeline import build_reports as run
+
+        return run()
+
+    build_lists() >> gate_outreach() >> build_reports()
 
 
 outreach_lists()

@@ -7,6 +7,7 @@ from rich.console import Console
 from rich.table import Table
 
 from community_dw.outreach.cli import outreach_app
+from community_dw.report.cli import report_command
 from community_dw.simulate.cli import simulate_app
 
 app = typer.Typer(help="community-dw: department deliveries to resolved people, marts and outreach lists.",
@@ -15,6 +16,7 @@ warehouse_app = typer.Typer(help="Start, stop and inspect the embedded PostgreSQ
 app.add_typer(warehouse_app, name="warehouse")
 app.add_typer(simulate_app, name="simulate")
 app.add_typer(outreach_app, name="outreach")
+app.command("report")(report_command)
 console = Console()
 
 

@@ -93,10 +93,18 @@ def _summary(engine: sa.Engine, landing: Path, logs: Path) -> None:
     console.print("[bold]Complete-series coverage (whole city):[/bold] " + ", ".join(
         f"{code} {done / people:.0%}" for code, people, done in coverage if people))
     console.print(f"[bold]Data Docs:[/bold] {output_dir() / 'data_docs' / 'index.html'}")
+    console.print(f"[bold]Reports (open in a browser, work offline):[/bold] {output_dir() / 'reports'}")
+    console.print(f"[bold]Outreach lists per grid worker:[/bold] {output_dir() / 'outreach'}")
     console.print(f"[bold]Landing archive:[/bold] {landing / '_archive'}")
     console.print(f"[bold]Airflow logs of this demo:[/bold] {logs}")
     console.print("Explore: [cyan].venv/bin/cdw warehouse status[/cyan], [cyan]psql $(.venv/bin/cdw warehouse url "
                   "| sed 's/+psycopg2//')[/cyan], or [cyan]make airflow[/cyan] for the UI.")
+
+
+def _export_outreach(engine: sa.Engine) -> None:
+    from community_dw.outreach.export import export_lists
+
+    export_lists(engine)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -187,6 +195,8 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         api.stop()
 
+    console.print("    exporting outreach lists (one XLSX per grid worker)")
+    _export_outreach(engine)
     console.rule(f"[bold]done in {time.perf_counter() - started:.0f}s")
     _summary(engine, landing, logs)
 

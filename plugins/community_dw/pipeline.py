@@ -117,6 +117,13 @@ def build_outreach(logical_date: date | None = None) -> dict:
     return {key: value for key, value in result.items() if not isinstance(value, dict)}
 
 
+def build_reports() -> list[str]:
+    """The offline HTML report per community and for the city (aggregates and masked values only)."""
+    from community_dw.report import build_reports as build
+
+    return [str(path) for path in build(warehouse_engine())]
+
+
 @dataclass
 class RunSummary:
     logical_date: date | None
@@ -150,6 +157,7 @@ def run_pipeline(logical_date: date | None = None, only: list[str] | None = None
     step("publish marts", publish_marts)
     step("outreach lists", lambda: build_outreach(logical_date))
     step("gate outreach", lambda: gate_layer("outreach"))
+    step("reports", build_reports)
     return summary
 
 
