@@ -77,3 +77,34 @@ def feedback(files: list[Path] = typer.Argument(..., exists=True, dir_okay=False
         failed = failed or bool(result["problems"])
     if failed:
         raise typer.Exit(1)
+
+
+def match_list_command(
+    file: Path = typer.Argument(..., dir_okay=False, help="The list: XLSX or CSV, headers such as 姓名, 身份证号, 联系电话."),
+    community: str = typer.Option(None, "--community", help="Match against this community's residents only "
+                                  "(default: the whole city); its residents not on the list form the complement."),
+    out: Path = typer.Option(None, "--out", help="Folder to write to; default <output dir>/match_list."),
+    keys: bool = typer.Option(False, "--keys", help="Show person keys instead of pseudonymous references (engineers)."),
+) -> None:
+    """Annotate a staff list with the residents it names (person, confidence, grid, grid worker,
+    vaccination status) and list the community's residents it leaves out."""
+    from community_dw.outreach.match_list import MatchListError, match_list
+    from community_dw.warehouse.session import warehouse_engine
+
+    try:
+        result = match_list(warehouse_engine(), file, community=community, out_dir=out, person_keys=keys)
+    except MatchListError as error:
+        console.print(f"[red]✗[/red] {error}")
+        raise typer.Exit(1) from None
+    counts = result.counts
+    console.print(f"{file.name}: {counts['rows']} rows — matched {counts['matched']} "
+                  f"({counts['by_id_number']} by ID number, {counts['probabilistic']} probabilistic), "
+                  f"to verify {counts['to_verify']}, unmatched {counts['unmatched']} "
+                  f"(candidates: {community or 'whole city'}, {counts['candidates']:,} persons; {result.seconds}s)")
+    console.print(f"residents not on the list ({'、'.join(result.communities) or 'none'}): {counts['complement']}")
+    console.print(f"→ {result.xlsx}")
+    for path in result.csv:
+        console.print(f"→ {path}")
+
+
+outreach_app.command("match-list")(match_list_command)
