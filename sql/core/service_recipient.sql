@@ -23,3 +23,11 @@ final as (
 select * from final;
 alter table core.service_recipient add primary key (recipient_id);
 comment on table core.service_recipient is '服务对象 — one row per civil-affairs recipient record: category and validity, linked to a person';
+-- column comments: Chinese label — meaning
+comment on column core.service_recipient.recipient_id is '服务对象编号 — civil-affairs recipient record id; key';
+comment on column core.service_recipient.person_key is '人员键 — the person the record names (core.person)';
+comment on column core.service_recipient.category is '类别 — 特困人员 | 低保 | 残疾人 | 高龄独居 | 困境儿童';
+comment on column core.service_recipient.community is '社区 — community as civil affairs recorded it';
+comment on column core.service_recipient.valid_from is '有效期起 — first day the entitlement applies';
+comment on column core.service_recipient.valid_to is '有效期止 — last day it applies; null while current';
+comment on column core.service_recipient.is_current is '是否有效 — valid at core.as_of';

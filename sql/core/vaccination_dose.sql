@@ -44,3 +44,12 @@ final as (
 select * from final;
 alter table core.vaccination_dose add primary key (person_key, vaccine_code, vaccinated_date);
 comment on table core.vaccination_dose is '接种剂次 — one row per real dose: person, vaccine, date (duplicate records merged)';
+-- column comments: Chinese label — meaning
+comment on column core.vaccination_dose.person_key is '人员键 — the person vaccinated (core.person)';
+comment on column core.vaccination_dose.vaccine_code is '疫苗编码 — core.vaccine_catalogue code';
+comment on column core.vaccination_dose.vaccinated_date is '接种日期 — date of the dose, Asia/Shanghai';
+comment on column core.vaccination_dose.dose_sequence is '剂次序号 — the dose''s position in the person''s own series of this vaccine (by date)';
+comment on column core.vaccination_dose.dose_number_recorded is '记录剂次 — the dose number the site entered (smallest, where records were merged)';
+comment on column core.vaccination_dose.vaccinated_at is '接种时间 — time of vaccination (earliest of the merged records)';
+comment on column core.vaccination_dose.site_name is '接种单位 — vaccination site';
+comment on column core.vaccination_dose.record_ids is '记录编号 — the health records merged into this dose';

@@ -60,3 +60,12 @@ select
 from final;
 alter table core.vaccination_status add primary key (person_key, vaccine_code);
 comment on table core.vaccination_status is '接种状态 — one row per resident x vaccine they are eligible for: doses counted, required, complete';
+-- column comments: Chinese label — meaning
+comment on column core.vaccination_status.person_key is '人员键 — resident person (core.person, residency_status = resident)';
+comment on column core.vaccination_status.vaccine_code is '疫苗编码 — a catalogue vaccine the person is eligible for at core.as_of (age, sex)';
+comment on column core.vaccination_status.doses_counted is '已接种剂次 — doses that count: all doses, FLU only this season''s (1 Sep - 31 Aug)';
+comment on column core.vaccination_status.doses_required is '全程剂次 — doses for a complete series (HPV: 2 if started before 15, else 3)';
+comment on column core.vaccination_status.first_dose_date is '首剂日期 — date of the first dose of this vaccine (any season)';
+comment on column core.vaccination_status.last_dose_date is '末剂日期 — date of the latest dose of this vaccine (any season)';
+comment on column core.vaccination_status.has_any_dose is '至少一剂 — doses_counted >= 1';
+comment on column core.vaccination_status.is_complete is '全程接种 — doses_counted >= doses_required';

@@ -37,6 +37,13 @@ final as (
 )
 select * from final;
 comment on table mart.facility_access is '设施可达性 — one row per building x category: nearest open facility and its distance';
+-- column comments: Chinese label — meaning
+comment on column mart.facility_access.building_code is '楼栋编码 — building; key with category';
+comment on column mart.facility_access.grid_code is '网格编码 — grid of the building';
+comment on column mart.facility_access.category is '设施类别 — facility category';
+comment on column mart.facility_access.nearest_facility_id is '最近设施 — nearest open facility of the category';
+comment on column mart.facility_access.distance_m is '距离(米) — straight-line distance to it in metres (equirectangular, < 1% error)';
+comment on column mart.facility_access.within_1km is '1公里内 — distance_m <= 1000 (a 15-minute walk)';
 
 drop table if exists mart.facility_access_by_grid;
 create table mart.facility_access_by_grid as
@@ -61,3 +68,8 @@ final as (
 )
 select * from final;
 comment on table mart.facility_access_by_grid is '设施可达性 (网格) — one row per grid: share of residents within 1 km of elderly care and of health';
+-- column comments: Chinese label — meaning
+comment on column mart.facility_access_by_grid.grid_code is '网格编码 — grid; key';
+comment on column mart.facility_access_by_grid.residents is '常住人口 — residents placed in a building of the grid';
+comment on column mart.facility_access_by_grid.elderly_care_within_1km_rate is '养老设施1公里覆盖率 — share of the residents within 1 km of an open 养老服务 facility';
+comment on column mart.facility_access_by_grid.health_within_1km_rate is '医疗设施1公里覆盖率 — share of the residents within 1 km of an open 医疗卫生 facility';

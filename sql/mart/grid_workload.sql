@@ -25,3 +25,14 @@ final as (
 )
 select * from final;
 comment on table mart.grid_workload is '网格工作量 — one row per grid: residents and households per grid worker; over_target when above 1,000 residents';
+-- column comments: Chinese label — meaning
+comment on column mart.grid_workload.grid_code is '网格编码 — grid; key';
+comment on column mart.grid_workload.grid_name is '网格名称 — grid name';
+comment on column mart.grid_workload.community is '社区 — community';
+comment on column mart.grid_workload.subdistrict is '街道 — subdistrict';
+comment on column mart.grid_workload.grid_worker_name is '网格员 — grid worker''s name';
+comment on column mart.grid_workload.residents is '常住人口 — residents placed in the grid';
+comment on column mart.grid_workload.households is '户数 — distinct household numbers among them';
+comment on column mart.grid_workload.grid_workers is '网格员人数 — grid workers (one per grid in the register)';
+comment on column mart.grid_workload.target_residents_per_worker is '目标配比 — residents per worker the community reforms aim for (1,000)';
+comment on column mart.grid_workload.over_target is '超配比 — residents above target_residents_per_worker x grid_workers';

@@ -54,3 +54,17 @@ final as (
 )
 select * from final;
 comment on table mart.key_population is '重点人群 — one row per grid: aged 60+/80+, 80+ living alone, floating, each service-recipient category';
+-- column comments: Chinese label — meaning
+comment on column mart.key_population.grid_code is '网格编码 — grid; (unplaced) = residents whose building is in no grid';
+comment on column mart.key_population.community is '社区 — community';
+comment on column mart.key_population.subdistrict is '街道 — subdistrict';
+comment on column mart.key_population.residents is '常住人口 — residents';
+comment on column mart.key_population.aged_60_plus is '60岁及以上 — residents aged 60+';
+comment on column mart.key_population.aged_80_plus is '80岁及以上 — residents aged 80+';
+comment on column mart.key_population.aged_80_plus_living_alone is '80岁以上独居 — residents aged 80+ alone in their household (户号 with one resident)';
+comment on column mart.key_population.floating_population is '流动人口 — residents of population type 流动人口';
+comment on column mart.key_population.extreme_poverty is '特困人员 — residents with a current 特困人员 recipient record';
+comment on column mart.key_population.minimum_allowance is '低保 — residents with a current 低保 recipient record';
+comment on column mart.key_population.disability is '残疾人 — residents with a current 残疾人 recipient record';
+comment on column mart.key_population.aged_80_plus_alone_recipients is '高龄独居 (民政) — residents with a current 高龄独居 recipient record';
+comment on column mart.key_population.children_in_difficulty is '困境儿童 — residents with a current 困境儿童 recipient record';

@@ -29,3 +29,10 @@ final as (
 )
 select * from final;
 comment on table mart.resident_population is '常住人口统计 — one row per subdistrict x community x age band x population type';
+-- column comments: Chinese label — meaning
+comment on column mart.resident_population.subdistrict is '街道 — subdistrict';
+comment on column mart.resident_population.community is '社区 — community';
+comment on column mart.resident_population.age_band is '年龄段 — 0-17 | 18-59 | 60-79 | 80+ | unknown (no birth date)';
+comment on column mart.resident_population.population_type is '人口类型 — 户籍人口 | 流动人口 | 境外人员 | unknown';
+comment on column mart.resident_population.residents is '常住人口 — residents (residency_status = resident)';
+comment on column mart.resident_population.households is '户数 — distinct household numbers among them';

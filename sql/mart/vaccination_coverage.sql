@@ -47,3 +47,15 @@ final as (
 )
 select * from final;
 comment on table mart.vaccination_coverage is '接种率 — one row per vaccine x level x area x age band: eligible people, vaccinated, complete, rates';
+-- column comments: Chinese label — meaning
+comment on column mart.vaccination_coverage.vaccine_code is '疫苗编码 — core.vaccine_catalogue code';
+comment on column mart.vaccination_coverage.area_level is '统计层级 — grid | community | subdistrict';
+comment on column mart.vaccination_coverage.area_code is '区域 — grid code, community or subdistrict name; (unplaced) = residents in no grid';
+comment on column mart.vaccination_coverage.community is '社区 — community (null at subdistrict level)';
+comment on column mart.vaccination_coverage.subdistrict is '街道 — subdistrict';
+comment on column mart.vaccination_coverage.age_band is '年龄段 — 0-17 | 18-59 | 60-79 | 80+ (whole years at core.as_of)';
+comment on column mart.vaccination_coverage.people is '应种人数 — eligible residents (core.vaccination_status): the denominator';
+comment on column mart.vaccination_coverage.vaccinated_any_dose is '至少一剂人数 — eligible residents with at least one counted dose';
+comment on column mart.vaccination_coverage.vaccinated_complete is '全程接种人数 — eligible residents with a complete series';
+comment on column mart.vaccination_coverage.any_dose_rate is '至少一剂接种率 — vaccinated_any_dose / people, 4 decimals; null where people = 0';
+comment on column mart.vaccination_coverage.complete_rate is '全程接种率 — vaccinated_complete / people, 4 decimals; null where people = 0';
