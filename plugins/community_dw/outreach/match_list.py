@@ -18,7 +18,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from community_dw.outreach.export import mask_id_number
 from community_dw.resolve.linker import LinkSettings, link_lists, load_settings, splink_settings
-from community_dw.sources.delivery import DeliveryError, cell_to_text
+from community_dw.sources.delivery import DeliveryError
 from community_dw.sources.mapping import Mapping, load_mapping
 
 log = logging.getLogger(__name__)
@@ -129,7 +129,7 @@ def read_staff_list(path: str | Path, mapping: Mapping | None = None) -> StaffLi
             rows, merges = _xlsx_rows(path)
             kind, encoding = "xlsx", None
         elif suffix in {".csv", ".txt"}:
-            rows, encoding = _csv_rows(path)
+            rows, encoding = _csv_rows(path, mapping)
             kind, merges = "csv", []
         elif suffix in {".xls", ".et", ".wps"}:
             raise MatchListError(f"{path.name}: legacy spreadsheet ({suffix}); save it as .xlsx (Excel/WPS: 另存为 → "
@@ -181,7 +181,9 @@ def _xlsx_rows(path: Path) -> tuple[list[tuple[int, list[str | None]]], list[tup
         merges
 
 
-def _csv_rows(path: Path) -> tuple[list[tuple[int, list[str | None]]], str]:
+def _csv_rows(path: Path, mapping: Mapping) -> tuple[list[tuple[int, list[str | None]]], str]:
+    """Rows of a CSV; the delimiter (comma, tab or semicolon) is the one under which a header row names
+    the most known columns (csv.Sniffer guesses wrong when a title line sits above the header)."""
     from community_dw.sources.delimited import _to_utf8
 
     data = path.read_bytes()
@@ -189,29 +191,40 @@ def _csv_rows(path: Path) -> tuple[list[tuple[int, list[str | None]]], str]:
         raise DeliveryError(path.name, "empty file")
     encoding, utf8 = _to_utf8(data, path.name)
     text = utf8.decode("utf-8")
-    sample = text[:8192]
-    try:
-        delimiter = csv.Sniffer().sniff(sample, delimiters=",\t;").delimiter
-    except csv.Error:
-        delimiter = ","
+    best: tuple[int, list[tuple[int, list[str | None]]]] | None = None
+    for delimiter in (",", "\t", ";"):
+        try:
+            rows = _split_csv(text, delimiter, path.name)
+        except DeliveryError:
+            if delimiter == ",":
+                raise
+            continue
+        score = _header_score(rows, mapping)
+        if best is None or score > best[0]:
+            best = (score, rows)
+    assert best is not None
+    return best[1], encoding
+
+
+def _split_csv(text: str, delimiter: str, name: str) -> list[tuple[int, list[str | None]]]:
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     rows: list[tuple[int, list[str | None]]] = []
     line = 1
     try:
         for fields in reader:
-            rows.append((line, [cell_to_text(value.strip()) if value.strip() else None for value in fields]))
+            rows.append((line, [value.strip() or None for value in fields]))
             line = reader.line_num + 1
     except csv.Error as exc:
-        raise DeliveryError(path.name, f"malformed CSV ({exc})", row=line) from None
-    return rows, encoding
+        raise DeliveryError(name, f"malformed CSV ({exc})", row=line) from None
+    return rows
 
 
 def _blank(cells: list[str | None]) -> bool:
     return all(cell is None or not str(cell).strip() for cell in cells)
 
 
-def _find_header(rows: list[tuple[int, list[str | None]]], mapping: Mapping, name: str) -> int:
-    best, best_score = -1, 0
+def _header_candidates(rows: list[tuple[int, list[str | None]]], mapping: Mapping):
+    """(index, number of known columns) of the first 20 non-blank rows naming a name or ID column."""
     seen = 0
     for index, (_, cells) in enumerate(rows):
         if _blank(cells):
@@ -220,8 +233,19 @@ def _find_header(rows: list[tuple[int, list[str | None]]], mapping: Mapping, nam
         if seen > HEADER_SCAN_ROWS:
             break
         found = {spec.column for cell in cells if (spec := mapping.spec_for(cell)) is not None}
-        if ({"name", "id_number"} & found) and len(found) > best_score:
-            best, best_score = index, len(found)
+        if {"name", "id_number"} & found:
+            yield index, len(found)
+
+
+def _header_score(rows: list[tuple[int, list[str | None]]], mapping: Mapping) -> int:
+    return max((score for _, score in _header_candidates(rows, mapping)), default=0)
+
+
+def _find_header(rows: list[tuple[int, list[str | None]]], mapping: Mapping, name: str) -> int:
+    best, best_score = -1, 0
+    for index, score in _header_candidates(rows, mapping):
+        if score > best_score:
+            best, best_score = index, score
     if best < 0:
         if not any(not _blank(cells) for _, cells in rows):
             raise MatchListError(f"{name}: the list is empty")
