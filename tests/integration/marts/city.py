@@ -1,0 +1,83 @@
+"""A small simulated city run through the whole pipeline: the warehouse the correctness tests check.
+
+Three simulated days (a full snapshot, then daily deltas with moves out, deaths, phone changes), the
+health replica as it stands after the last day, the civil-affairs API on loopback. The pipeline runs
+once for the last day, ingesting every delivery up to it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from tests.conftest import create_database, drop_database
+
+RESIDENTS = 3000
+DAYS = 3
+SEED = 23
+TOKEN = "marts-test-token"
+ENV_KEYS = ("CDW_WAREHOUSE_URL", "CDW_LANDING_DIR", "CDW_HEALTH_DB_URL", "CDW_CIVIL_AFFAIRS_URL",
+            "CDW_CIVIL_AFFAIRS_TOKEN")
+
+
+@dataclass
+class BuiltCity:
+    engine: sa.Engine
+    url: str
+    landing: Path
+
+
+def _clone(server_url: str, template_url: str, prefix: str) -> str:
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'create database "{name}" template "{make_url(template_url).database}"')
+    admin.dispose()
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+@contextmanager
+def built_city(server_url: str, template_url: str, landing: Path, residents: int = RESIDENTS,
+               days: int = DAYS, seed: int = SEED) -> Iterator[BuiltCity]:
+    """Simulate, run the pipeline for the last day, yield the warehouse; drop the databases afterwards."""
+    from community_dw.pipeline import run_pipeline
+    from community_dw.simulate.api_server import running_api
+    from community_dw.simulate.city import generate_city
+    from community_dw.simulate.config import SimConfig
+
+    url = _clone(server_url, template_url, "cdw_marts")
+    health_url = create_database(server_url, "cdw_marts_health")
+    config = SimConfig(residents=residents, days=days, seed=seed)
+    started = time.perf_counter()
+    generate_city(landing, config, health_url)
+    saved = {key: os.environ.get(key) for key in ENV_KEYS}
+    engine = sa.create_engine(url)
+    try:
+        with running_api(landing, TOKEN) as api:
+            os.environ.update({"CDW_WAREHOUSE_URL": url, "CDW_LANDING_DIR": str(landing),
+                               "CDW_HEALTH_DB_URL": health_url, "CDW_CIVIL_AFFAIRS_URL": api.url,
+                               "CDW_CIVIL_AFFAIRS_TOKEN": TOKEN})
+            summary = run_pipeline(config.day_date(days))
+            assert summary.ingest_failures == {}, summary.ingest_failures
+        print(f"\ncity of {residents:,} residents over {days} days built in {time.perf_counter() - started:.0f}s")
+        yield BuiltCity(engine, url, landing)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        engine.dispose()
+        from community_dw.warehouse.connection import _engine_for
+
+        _engine_for(url).dispose()
+        drop_database(server_url, url)
+        drop_database(server_url, health_url)
