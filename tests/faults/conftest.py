@@ -1,0 +1,250 @@
+"""Fault-injection suite: shared simulated city, pipeline environment, and the reliability report.
+
+Every test records what it tried and what happened (`reliability` fixture); the verdict comes from
+the test's own outcome. When the whole suite ran (no test of it deselected or left out), the session
+ends by writing the table to docs/reliability.md, so the document always says what the last full
+run of these tests saw.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from community_dw.simulate.api_server import RunningApi
+from tests.conftest import PROJECT_ROOT, create_database, drop_database
+from tests.faults.support import (
+    city_environment,
+    clone_warehouse,
+    copy_landing,
+    dispose_cached_engines,
+    published_checksums,
+)
+
+FAULTS_DIR = Path(__file__).resolve().parent
+REPORT_PATH = PROJECT_ROOT / "docs" / "reliability.md"
+RESIDENTS = 1000
+SEED = 23
+DAYS = 3
+
+
+# --------------------------------------------------------------------------------------------------
+# The reliability report
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class ReliabilityRow:
+    """One scenario: filled by the test (tried, happened), judged by pytest (verdict)."""
+
+    nodeid: str
+    scenario: str
+    tried: str = ""
+    happened: list[str] = field(default_factory=list)
+    verdict: str = "not run"
+    seconds: float = 0.0
+    order: int = 0
+
+    def tried_(self, text: str) -> None:
+        self.tried = text
+
+    def saw(self, text: str) -> None:
+        """Add one observation to 'what happened' (several are joined with '; ')."""
+        self.happened.append(text)
+
+
+_LOADED_AT = time.perf_counter()  # this conftest loads when tests/faults is collected
+ROWS_KEY = pytest.StashKey[dict[str, ReliabilityRow]]()
+DESELECTED_KEY = pytest.StashKey[int]()
+ROW_KEY = pytest.StashKey[ReliabilityRow]()
+
+
+def _rows(config: pytest.Config) -> dict[str, ReliabilityRow]:
+    return config.stash.setdefault(ROWS_KEY, {})
+
+
+@pytest.fixture
+def reliability(request: pytest.FixtureRequest) -> ReliabilityRow:
+    """This test's row of docs/reliability.md: `.tried_(text)` once, `.saw(text)` for each observation."""
+    rows = _rows(request.config)
+    scenario = request.node.get_closest_marker("scenario")
+    title = scenario.args[0] if scenario else request.node.name
+    if callspec := getattr(request.node, "callspec", None):
+        title = f"{title}: {callspec.id}"
+    row = ReliabilityRow(request.node.nodeid, title, order=len(rows))
+    rows[request.node.nodeid] = row
+    request.node.stash[ROW_KEY] = row
+    return row
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "scenario(title): the fault scenario a test plays, for docs/reliability.md")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    row = item.stash.get(ROW_KEY, None)
+    if row is None:
+        return
+    if report.when == "call":
+        row.seconds = round(call.duration, 1)
+        row.verdict = "pass" if report.passed else ("skipped" if report.skipped else "FAIL")
+        if report.failed:
+            message = str(call.excinfo.value).strip().splitlines()[0] if call.excinfo else "failed"
+            row.saw(f"**test failed:** {message[:300]}")
+    elif report.failed and report.when == "setup":
+        row.verdict = "FAIL (setup)"
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    if not items:
+        return
+    config = items[0].config
+    faults = sum(1 for item in items if FAULTS_DIR in Path(str(item.path)).parents)
+    config.stash[DESELECTED_KEY] = config.stash.get(DESELECTED_KEY, 0) + faults
+
+
+def _whole_suite_ran(session: pytest.Session) -> bool:
+    """True when every test module of tests/faults was collected and none of its tests deselected."""
+    if session.config.stash.get(DESELECTED_KEY, 0):
+        return False
+    if any("::" in arg and "faults" in arg for arg in session.config.args):
+        return False
+    modules = {path.name for path in FAULTS_DIR.glob("test_*.py")}
+    collected = {Path(str(item.path)).name for item in session.items if FAULTS_DIR in Path(str(item.path)).parents}
+    return bool(modules) and modules == collected
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ").strip()
+
+
+def render_report(rows: list[ReliabilityRow], seconds: float) -> str:
+    passed = sum(row.verdict == "pass" for row in rows)
+    lines = [
+        "# Reliability: what the fault-injection suite tried and what happened",
+        "",
+        "Generated by `tests/faults` at the end of its run (`.venv/bin/pytest tests/faults`); do not edit by",
+        "hand. Each row is one test: the fault it injected, what the platform did, and whether that is what",
+        "ARCHITECTURE.md promises (idempotent steps, a file delivered twice loaded once, nothing silently",
+        "dropped, a failed run leaves published layers as they were, one department failing does not stop",
+        "the others). Cities are simulated (`community_dw.simulate`, "
+        f"{RESIDENTS:,} residents, seed {SEED}, {DAYS} days).",
+        "",
+        f"Last run: {datetime.now().astimezone():%Y-%m-%d %H:%M %Z}, {len(rows)} scenarios, {passed} passed, "
+        f"{seconds:.0f} s on {os.cpu_count()} cores.",
+        "",
+        "| # | Scenario | What was tried | What happened | Verdict | s |",
+        "|---|---|---|---|---|---|",
+    ]
+    for number, row in enumerate(rows, start=1):
+        happened = "; ".join(row.happened) or "(nothing recorded)"
+        lines.append(f"| {number} | {_cell(row.scenario)} | {_cell(row.tried)} | {_cell(happened)} | "
+                     f"{row.verdict} | {row.seconds:g} |")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    rows = sorted(_rows(session.config).values(), key=lambda row: row.order)
+    if not rows:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if not _whole_suite_ran(session):
+        if reporter:
+            reporter.write_line("faults: part of the suite ran; docs/reliability.md left as it was")
+        return
+    seconds = time.perf_counter() - _LOADED_AT
+    target = Path(os.environ.get("CDW_RELIABILITY_REPORT", REPORT_PATH))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(render_report(rows, seconds), encoding="utf-8")
+    if reporter:
+        reporter.write_line(f"faults: {len(rows)} scenarios written to {target}")
+
+
+# --------------------------------------------------------------------------------------------------
+# A simulated city, and the environment that points the pipeline at it
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class City:
+    """A generated city kept pristine: tests copy `root` before dropping or consuming files."""
+
+    root: Path
+    config: object  # SimConfig
+    health_url: str
+
+    def day(self, day: int):
+        return self.config.day_date(day)
+
+
+@pytest.fixture(scope="session")
+def city(pg_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[City]:
+    """1,000 residents over 3 days; the health replica as it stands after day 3 (read-only for tests)."""
+    from community_dw.simulate.city import generate_city
+    from community_dw.simulate.config import SimConfig
+
+    root = tmp_path_factory.mktemp("faults_city")
+    config = SimConfig(residents=RESIDENTS, days=DAYS, seed=SEED)
+    health_url = create_database(pg_server_url, "cdw_faults_health")
+    try:
+        generate_city(root, config, health_url)
+        yield City(root, config, health_url)
+    finally:
+        drop_database(pg_server_url, health_url)
+
+
+@pytest.fixture
+def landing(city: City, tmp_path: Path) -> Path:
+    """A private copy of the city's deliveries (files are consumed as they load)."""
+    return copy_landing(city.root, tmp_path / "landing")
+
+
+@pytest.fixture
+def city_env(city: City, landing: Path, fresh_warehouse: sa.Engine) -> Iterator[RunningApi]:
+    """The pipeline pointed at a fresh warehouse and a private copy of the city; yields the running API."""
+    with city_environment(landing, city.health_url) as api:
+        yield api
+
+
+@dataclass
+class ReferenceBuild:
+    """A clean build of the city for its last day, and the checksums of what it published."""
+
+    url: str
+    engine: sa.Engine
+    landing: Path
+    checksums: dict[str, tuple[int, str]]
+    seconds: float
+
+
+@pytest.fixture(scope="session")
+def reference_build(city: City, pg_server_url: str, migrated_template: str,
+                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[ReferenceBuild]:
+    """run_pipeline(day 3) once on a fresh warehouse: what a run without faults publishes."""
+    from community_dw.pipeline import run_pipeline
+
+    url = clone_warehouse(pg_server_url, migrated_template, "cdw_faults_ref")
+    landing = copy_landing(city.root, tmp_path_factory.mktemp("reference") / "landing")
+    engine = sa.create_engine(url)
+    try:
+        with city_environment(landing, city.health_url, url):
+            started = time.perf_counter()
+            summary = run_pipeline(city.day(DAYS))
+            seconds = time.perf_counter() - started
+        assert summary.ingest_failures == {}, summary.ingest_failures
+        yield ReferenceBuild(url, engine, landing, published_checksums(engine), seconds)
+    finally:
+        engine.dispose()
+        dispose_cached_engines(url)
+        drop_database(pg_server_url, url)

