@@ -112,6 +112,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--residents", type=int, default=int(os.environ.get("CDW_DEMO_RESIDENTS", 5000)))
     parser.add_argument("--days", type=int, default=3)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--warehouse-db", default="cdw", help="embedded database to (re)create as the warehouse")
+    parser.add_argument("--airflow-db", default="airflow_demo", help="embedded database for Airflow's metadata")
+    parser.add_argument("--work-dir", type=Path, default=None, help="landing folder and logs (default .cdw/demo)")
     options = parser.parse_args(argv)
     started = time.perf_counter()
 
@@ -123,15 +126,15 @@ def main(argv: list[str] | None = None) -> None:
     from community_dw.warehouse.migrate import migrate
 
     console.rule("[bold]community-dw demo")
-    demo_dir = state_dir() / "demo"
+    demo_dir = options.work_dir or state_dir() / "demo"
     landing = demo_dir / "landing"
     logs = demo_dir / "logs"
     shutil.rmtree(demo_dir, ignore_errors=True)
     landing.mkdir(parents=True)
 
     console.print("[cyan]1/5[/cyan] warehouse and the health department's source database")
-    warehouse_url = os.environ.get("CDW_WAREHOUSE_URL") or _recreate_database("cdw")
-    health_url = _recreate_database("health_source")
+    warehouse_url = os.environ.get("CDW_WAREHOUSE_URL") or _recreate_database(options.warehouse_db)
+    health_url = _recreate_database(f"{options.warehouse_db}_health_source")
     engine = sa.create_engine(warehouse_url)
     migrate(engine)
     console.print(f"    warehouse {warehouse_url}")
@@ -151,13 +154,14 @@ def main(argv: list[str] | None = None) -> None:
     console.print("[cyan]4/5[/cyan] Airflow: metadata database, connections, pool")
     # Its own metadata database: a local Airflow started with `make airflow` (scheduler included) must
     # not pick up and race the demo's test runs.
-    env = {**os.environ, **airflow_environment(warehouse_url, metadata_db="airflow_demo")}
+    env = {**os.environ, **airflow_environment(warehouse_url, metadata_db=options.airflow_db)}
     env.update({
         "AIRFLOW_CONN_HEALTH_IMMUNIZATION_DB": airflow_connection_url(health_url),
         "AIRFLOW_CONN_CIVIL_AFFAIRS_API": f"http://:{token}@{api.url.removeprefix('http://')}",
         "AIRFLOW_CONN_CDW_LANDING": f'{{"conn_type": "fs", "extra": {{"path": "{landing}"}}}}',
         "CDW_LANDING_DIR": str(landing),
         "CDW_WAREHOUSE_URL": warehouse_url,
+        "CDW_OUTPUT_DIR": str(output_dir()),
     })
     ensure_airflow_db(env)
     _wait(_airflow(env, "pools", "set", "cdw_warehouse", "2", "warehouse work", log_file=logs / "setup.log"))
