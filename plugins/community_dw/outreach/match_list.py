@@ -388,14 +388,30 @@ def _names_agree(left: Any, right: Any) -> bool:
     return left == right or difflib.SequenceMatcher(None, left, right).ratio() >= NAME_AGREES
 
 
+def _posterior(weights: Any) -> float:
+    """Probability that the best candidate is the row's person, the candidates being exclusive.
+
+    Each pair's match weight is log2 of its odds; a row is at most one person, so the odds of the
+    best are weighed against every other candidate's as well as against "none of them":
+    p = 2^w1 / (1 + sum 2^wi). Two residents of the same name, neither favoured, come out near 0.5.
+    """
+    import numpy as np
+
+    weights = np.asarray(weights, dtype=float)
+    shift = max(float(weights.max()), 0.0)  # factor 2^shift out so nothing overflows
+    odds = np.exp2(weights - shift)
+    return float(odds[0] / (np.exp2(-shift) + odds.sum()))
+
+
 def decide(records: pd.DataFrame, profiles: pd.DataFrame, pairs: pd.DataFrame,
            settings: LinkSettings) -> pd.DataFrame:
     """One decision per list row: status, method, person_key, probability, note.
 
     1. exact ID number (as normalized; a wrong check digit is still exact) owned by one candidate
        person whose name does not contradict the list's -> matched, 'id_number', probability 1;
-    2. else the best-scoring person: at or above the upper threshold and alone there -> matched,
-       'probabilistic'; between the thresholds (or several above) -> 待核实 with that candidate;
+    2. else the best-scoring person (pairs come at or above the lower threshold): matched,
+       'probabilistic', when the chance that it is this person rather than another candidate or
+       nobody (_posterior) reaches the upper threshold; else 待核实 with that candidate;
     3. else unmatched.
     """
     owners = profiles.dropna(subset=["id_number"]).groupby("id_number")["person_key"].unique()
@@ -403,7 +419,7 @@ def decide(records: pd.DataFrame, profiles: pd.DataFrame, pairs: pd.DataFrame,
     best: dict[str, pd.DataFrame] = {}
     if not pairs.empty:
         scored = pairs.assign(person_key=pairs["uid_r"].map(profiles.set_index("uid")["person_key"]))
-        scored = scored.sort_values(["uid_l", "match_probability"], ascending=[True, False])
+        scored = scored.sort_values(["uid_l", "match_weight"], ascending=[True, False])
         scored = scored.drop_duplicates(["uid_l", "person_key"])
         best = {uid: group for uid, group in scored.groupby("uid_l", sort=False)}
     decisions = []
@@ -427,14 +443,14 @@ def decide(records: pd.DataFrame, profiles: pd.DataFrame, pairs: pd.DataFrame,
         group = best.get(row.uid)
         if group is not None and len(group):
             top = group.iloc[0]
-            above = int((group["match_probability"] >= settings.upper).sum())
-            decision.update(person_key=int(top.person_key), probability=round(float(top.match_probability), 4),
-                            method="probabilistic")
-            if above == 1:
+            confidence = _posterior(group["match_weight"].to_numpy())
+            decision.update(person_key=int(top.person_key), probability=round(confidence, 4), method="probabilistic")
+            if confidence >= settings.upper:
                 decision["status"] = STATUS_MATCHED
             else:
                 decision["status"] = STATUS_VERIFY
-                decision["note"] = (f"有{above}个候选人，均高于匹配阈值" if above > 1
+                decision["note"] = (f"另有{len(group) - 1}个相近的候选人，请核实" if len(group) > 1
+                                    and confidence < float(top.match_probability) - 0.01
                                     else "相似度介于阈值之间，请核实是否为同一人")
         else:
             decision["note"] = "在候选居民中未找到"
@@ -448,7 +464,8 @@ def decide(records: pd.DataFrame, profiles: pd.DataFrame, pairs: pd.DataFrame,
         rows = group.source_row.tolist()
         for index in group.index:
             others = "、".join(str(r) for r in rows if r != frame.at[index, "source_row"])
-            frame.at[index, "note"] = "；".join(filter(None, [frame.at[index, "note"], f"与第{others}行为同一人"]))
+            note = frame.at[index, "note"]
+            frame.at[index, "note"] = "；".join(([note] if isinstance(note, str) else []) + [f"与第{others}行为同一人"])
     return frame
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from openpyxl import Workbook
@@ -95,16 +96,18 @@ PROFILES = pd.DataFrame({"uid": ["p0", "p1", "p2", "p3"], "person_key": [10, 11,
 
 
 def _pairs(*rows: tuple[str, str, float]) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=["uid_l", "uid_r", "match_probability"])
+    frame = pd.DataFrame(rows, columns=["uid_l", "uid_r", "match_probability"])
+    return frame.assign(match_weight=np.log2(frame.match_probability / (1 - frame.match_probability)))
 
 
 def test_decide_thresholds_ids_and_repeats() -> None:
     settings = load_settings("person")
-    records = _records(name=["陈大文", "周杰", "王建国", "李秀", "张三", None, "陈大文"],
+    records = _records(name=["陈大文", "周杰", "王建国", "李秀", "陈大", None, "陈大文"],
                        id_number=[ID, "B", None, None, None, None, None])
     pairs = _pairs(("r4", "p2", 0.999), ("r4", "p3", 0.9999),   # two profiles of one person: one candidate
                    ("r5", "p1", 0.8),                           # between the thresholds
-                   ("r8", "p0", 0.995), ("r8", "p1", 0.991))   # two persons above the upper threshold
+                   ("r8", "p0", 0.995), ("r8", "p1", 0.991),  # two persons above the upper threshold
+                   ("r6", "p0", 0.9999), ("r6", "p1", 0.6))  # one far ahead of the other
     frame = decide(records, PROFILES, pairs, settings).set_index("source_row")
     assert frame.loc[2, ["status", "method", "person_key", "probability"]].tolist() == ["已匹配", "id_number", 10, 1.0]
     assert frame.loc[3, ["status", "person_key"]].tolist() == ["待核实", 11]
@@ -112,9 +115,14 @@ def test_decide_thresholds_ids_and_repeats() -> None:
     assert frame.loc[4, ["status", "method", "person_key", "probability"]].tolist() == [
         "已匹配", "probabilistic", 12, 0.9999]
     assert frame.loc[5, ["status", "person_key"]].tolist() == ["待核实", 11]
-    assert frame.loc[6, "status"] == "未匹配" and pd.isna(frame.loc[6, "person_key"])
+    assert frame.loc[6, ["status", "person_key"]].tolist() == ["已匹配", 10]
+    assert 0.99 < frame.loc[6, "probability"] < 0.9999
     assert frame.loc[7, ["status", "note"]].tolist() == ["未匹配", "本行没有姓名和证件号码"]
-    assert frame.loc[8, "status"] == "待核实" and "2个候选人" in frame.loc[8, "note"]
+    # neither of two persons favoured: the best is only about 64% likely, so it is shown to check
+    assert frame.loc[8, "status"] == "待核实" and "另有1个相近的候选人" in frame.loc[8, "note"]
+    assert 0.6 < frame.loc[8, "probability"] < 0.7
+    # nothing scored: unmatched
+    assert decide(_records(name=["张三"]), PROFILES, _pairs(), settings).status.tolist() == ["未匹配"]
     # the same person named on two rows is still matched on both, and each row says so
     records = _records(name=["陈大文", "陈大文"], id_number=[ID, ID])
     repeated = decide(records, PROFILES, _pairs(), settings)
