@@ -158,6 +158,11 @@ def write_data_dictionary(engine: sa.Engine, path: Path | str = DEFAULT_PATH) ->
 dictionary_app = typer.Typer(help="Generated documentation of the warehouse.", no_args_is_help=True)
 
 
+@dictionary_app.callback()
+def _docs() -> None:
+    """Generated documentation of the warehouse (a group, so `cdw docs data-dictionary` keeps its name)."""
+
+
 @dictionary_app.command("data-dictionary")
 def data_dictionary_command(
     out: Path = typer.Option(DEFAULT_PATH, "--out", help="Where to write the Markdown."),

@@ -4,11 +4,24 @@
 -- end residency (the row stays, with its status, so moves and deaths are visible, not dropped).
 drop table if exists core.resident;
 create table core.resident as
-with linked as (
-    select s.*, l.person_key
+with unique_addresses as (
+    -- a building address that names exactly one building can place a resident without a code
+    select address_key, min(building_code) as building_code
+    from core.building
+    where address_key is not null
+    group by address_key
+    having count(*) = 1
+),
+linked as (
+    -- placed before the latest record is picked: joining every row keeps the planner on a hash join
+    -- (after the recency filter it estimates a handful of rows and loops over the building register)
+    select s.*, l.person_key, unique_addresses.building_code as address_building_code
     from staging.stg_public_security__resident s
     join core.person_link l
       on l.source = 'public_security.residents' and l.record_ref = s.load_id || ':' || s.source_row
+    -- 现住址 names the flat (…号1栋604房); the register names the building (…号1栋): drop the room
+    left join unique_addresses
+      on unique_addresses.address_key = regexp_replace(s.address_key, '[0-9]+(房|室)$', '')
 ),
 latest_snapshot as (
     select max(delivery_date) as snapshot_date from linked where delivery_kind = 'full'
@@ -25,14 +38,6 @@ events as (
     cross join latest_snapshot
     where linked.delivery_date >= latest_snapshot.snapshot_date
 ),
-unique_addresses as (
-    -- a building address that names exactly one building can place a resident without a code
-    select address_key, min(building_code) as building_code
-    from core.building
-    where address_key is not null
-    group by address_key
-    having count(*) = 1
-),
 final as (
     select
         -- ids
@@ -45,9 +50,9 @@ final as (
         -- household and place
         household_no,
         relation_to_head,
-        coalesce(events.building_code, unique_addresses.building_code) as building_code,
+        coalesce(events.building_code, events.address_building_code) as building_code,
         case when events.building_code is not null then 'building_code'
-             when unique_addresses.building_code is not null then 'address'
+             when events.address_building_code is not null then 'address'
         end                                      as placed_by,
         current_address,
         events.address_key,
@@ -59,9 +64,6 @@ final as (
         delivery_kind,
         delivery_date
     from events
-    -- 现住址 names the flat (…号1栋604房); the register names the building (…号1栋): drop the room
-    left join unique_addresses
-      on unique_addresses.address_key = regexp_replace(events.address_key, '[0-9]+(房|室)$', '')
     where recency = 1
 )
 select * from final;

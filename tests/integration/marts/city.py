@@ -44,6 +44,16 @@ def _clone(server_url: str, template_url: str, prefix: str) -> str:
     return make_url(server_url).set(database=name).render_as_string(hide_password=False)
 
 
+def _build_person_history_if_unwired(engine: sa.Engine) -> None:
+    """core.person_history until pipeline.CORE_TABLES lists it (then the pipeline has built it)."""
+    from community_dw.pipeline import CORE_TABLES
+    from community_dw.warehouse.sql_runner import run_sql
+
+    if "person_history" not in CORE_TABLES:
+        with engine.begin() as conn:
+            run_sql(conn, "core/person_history")
+
+
 @contextmanager
 def built_city(server_url: str, template_url: str, landing: Path, residents: int = RESIDENTS,
                days: int = DAYS, seed: int = SEED) -> Iterator[BuiltCity]:
@@ -67,6 +77,7 @@ def built_city(server_url: str, template_url: str, landing: Path, residents: int
                                "CDW_CIVIL_AFFAIRS_TOKEN": TOKEN})
             summary = run_pipeline(config.day_date(days))
             assert summary.ingest_failures == {}, summary.ingest_failures
+        _build_person_history_if_unwired(engine)
         print(f"\ncity of {residents:,} residents over {days} days built in {time.perf_counter() - started:.0f}s")
         yield BuiltCity(engine, url, landing)
     finally:
