@@ -45,7 +45,7 @@ def resident_csv(path: Path, rows: int) -> None:
 
 
 def plain_copy(engine: sa.Engine, csv_gb18030: Path) -> tuple[int, float]:
-    """COPY of the same rows already in UTF-8 into an all-text table: the yardstick."""
+    """COPY of the same rows already in UTF-8 into a plain (logged, unindexed) all-text table."""
     utf8 = csv_gb18030.with_name("baseline_utf8.csv")
     utf8.write_bytes(csv_gb18030.read_bytes().decode("gb18030").encode("utf-8"))
     width = len(utf8.open(encoding="utf-8").readline().split(","))

@@ -92,7 +92,7 @@ def copy_baseline(engine: sa.Engine, csv_path: Path) -> Stage:
     raw = engine.raw_connection()
     try:
         with raw.cursor() as cur:
-            cur.execute(f"drop table if exists public.copy_baseline; create unlogged table public.copy_baseline ({columns})")
+            cur.execute(f"drop table if exists public.copy_baseline; create table public.copy_baseline ({columns})")
         raw.commit()
         started = time.perf_counter()
         with raw.cursor() as cur, utf8.open("rb") as handle:

@@ -35,6 +35,8 @@ def test_every_mapping_loads_and_fits_its_raw_table():
             "civil_affairs_facilities", "civil_affairs_service_recipients"} <= set(names)
     tables = _raw_table_columns()
     for mapping in all_mappings():
+        if mapping.raw_table is None:  # read but never loaded (staff lists for match-list)
+            continue
         assert mapping.raw_table in tables, mapping.name
         columns = [spec.column for spec in mapping.columns]
         assert set(columns) <= tables[mapping.raw_table], mapping.name
