@@ -19,7 +19,7 @@ def _csv_bytes(frame: pd.DataFrame) -> tuple[io.BytesIO, str]:
     an empty string). Frames Arrow cannot type (mixed Python objects) fall back to pandas.
     """
     try:
-        if any(dtype == object for dtype in frame.dtypes):
+        if any(pd.api.types.is_object_dtype(dtype) for dtype in frame.dtypes):
             # Seen here: Arrow's CSV writer emitted NUL bytes for a frame with Python-object columns.
             raise pa.ArrowTypeError("object columns: written by pandas")
         table = pa.Table.from_pandas(frame, preserve_index=False)
