@@ -36,6 +36,7 @@ from community_dw.sources.mapping import load_mapping
 from community_dw.sources.sql_source import read_watermark
 from community_dw.warehouse.audit import (
     LoadOutcome,
+    advance_watermark,
     fail_load,
     finish_load,
     loaded_before,
@@ -199,14 +200,7 @@ def pull_endpoint(engine: Engine, endpoint: ApiEndpoint, settings: ApiSettings |
         with raw_connection(engine) as conn:
             loaded = copy_frame(conn, endpoint.raw_table, frame, ["load_id", "source_row", *parsed.columns, "extra"])
             marks = pd.to_datetime(frame["updated_at"], utc=True, errors="coerce").dropna()
-            if len(marks) and (watermark is None or marks.max() > watermark):
-                with conn.cursor() as cur:
-                    cur.execute(
-                        "insert into audit.watermark (source, high_water_mark, load_id) values (%s, %s, %s) "
-                        "on conflict (source) do update set high_water_mark = excluded.high_water_mark, "
-                        "load_id = excluded.load_id, updated_at = now()",
-                        (endpoint.source, marks.max().to_pydatetime(), load_id),
-                    )
+            advance_watermark(conn, endpoint.source, watermark, marks.max() if len(marks) else None, load_id)
             finish_load(conn, load_id, rows_read=len(records), rows_loaded=loaded,
                         drift=parsed.drift if any(parsed.drift.values()) else None)
     except Exception as error:

@@ -22,6 +22,7 @@ from community_dw.config import airflow_connection_uri
 from community_dw.sources.landing import land_payload
 from community_dw.warehouse.audit import (
     LoadOutcome,
+    advance_watermark,
     fail_load,
     finish_load,
     loaded_before,
@@ -123,14 +124,7 @@ def pull_incremental(engine: Engine, spec: SqlPullSpec, source_url: str, logical
         new_mark = pd.to_datetime(frame[spec.watermark_column], utc=True).max() if rows_read else None
         with raw_connection(engine) as conn:
             loaded = copy_frame(conn, spec.raw_table, frame, ["load_id", "source_row", *spec.columns])
-            if new_mark is not None and (watermark is None or new_mark > watermark):
-                with conn.cursor() as cur:
-                    cur.execute(
-                        "insert into audit.watermark (source, high_water_mark, load_id) values (%s, %s, %s) "
-                        "on conflict (source) do update set high_water_mark = excluded.high_water_mark, "
-                        "load_id = excluded.load_id, updated_at = now()",
-                        (spec.source, new_mark.to_pydatetime(), load_id),
-                    )
+            advance_watermark(conn, spec.source, watermark, new_mark, load_id)
             finish_load(conn, load_id, rows_read=rows_read, rows_loaded=loaded)
     except Exception as error:
         fail_load(engine, load_id, f"{delivery}: {type(error).__name__}: {error}", rows_read)

@@ -92,3 +92,17 @@ def loaded_before(engine: Engine, source: str, content_hash: str) -> int | None:
                     "and status = 'succeeded'"),
             {"source": source, "hash": content_hash},
         ).scalar()
+
+
+def advance_watermark(dbapi_conn, source: str, previous, candidate, load_id: int) -> None:
+    """Move the source's watermark to `candidate` if it is later, inside the loading transaction,
+    so the watermark and the rows it covers commit together (or not at all)."""
+    if candidate is None or (previous is not None and candidate <= previous):
+        return
+    with dbapi_conn.cursor() as cur:
+        cur.execute(
+            "insert into audit.watermark (source, high_water_mark, load_id) values (%s, %s, %s) "
+            "on conflict (source) do update set high_water_mark = excluded.high_water_mark, "
+            "load_id = excluded.load_id, updated_at = now()",
+            (source, candidate.to_pydatetime() if hasattr(candidate, "to_pydatetime") else candidate, load_id),
+        )
