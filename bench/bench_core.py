@@ -54,7 +54,7 @@ insert into staging.stg_public_security__resident (
     phone_primary, phone_primary_type, household_no, relation_to_head, current_address, address_key,
     building_code, population_type, subdistrict, community)
 select 1, p + 1, 'full', '2026-11-01', '人' || p, '居民身份证', '9' || lpad(p::text, 17, '0'), false,
-       date '1940-01-01' + (p * 7919 % 31000), case when p % 2 = 0 then 'M' else 'F' end,
+       date '1940-01-01' + (p::bigint * 7919 % 31000)::int, case when p % 2 = 0 then 'M' else 'F' end,
        '138' || lpad(p::text, 8, '0'), 'mobile', 'H' || (p / 3), case when p % 3 = 0 then '户主' else '子' end,
        '中山市路' || (p / 40) || '号1栋' || (p % 40) || '房', '路' || (p / 40) || '号1栋' || (p % 40) || '房',
        case when p % 10 <> 0 then 'B' || lpad((p / 40)::text, 8, '0') end,
