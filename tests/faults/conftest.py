@@ -98,10 +98,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         return
     if report.when == "call":
         row.seconds = round(call.duration, 1)
-        row.verdict = "pass" if report.passed else ("skipped" if report.skipped else "FAIL")
-        if report.failed:
-            message = str(call.excinfo.value).strip().splitlines()[0] if call.excinfo else "failed"
-            row.saw(f"**test failed:** {message[:300]}")
+        message = (str(call.excinfo.value).strip().splitlines() or ["failed"])[0][:300] if call.excinfo else ""
+        if hasattr(report, "wasxfail"):
+            row.verdict = "known gap (xfail)" if report.skipped else "FAIL (xpass: gap fixed? drop the xfail)"
+            if report.skipped:
+                row.saw(f"**expected failure:** {message} — {report.wasxfail}")
+        else:
+            row.verdict = "pass" if report.passed else ("skipped" if report.skipped else "FAIL")
+            if report.failed:
+                row.saw(f"**test failed:** {message}")
     elif report.failed and report.when == "setup":
         row.verdict = "FAIL (setup)"
 
