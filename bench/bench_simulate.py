@@ -5,6 +5,8 @@
 Without --health-db-url a throwaway database is created on the embedded/test server (the same
 one the tests use) and dropped afterwards. Peak memory is the process's maximum resident set
 (ru_maxrss), which is what the 3 GB budget is about; PostgreSQL's own memory is not included.
+A sampler thread also reads the resident set every 50 ms, so each stage's peak can be printed
+(stages are told apart by their timings; health_db_load overlaps the stages after health_generate).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import resource
 import shutil
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -32,6 +35,41 @@ def _server_url() -> str:
     from community_dw.warehouse import embedded
 
     return embedded.ensure_database("postgres")
+
+
+class RssSampler(threading.Thread):
+    """Samples this process's resident set (psutil) until stopped: (seconds since start, bytes)."""
+
+    def __init__(self, interval: float = 0.05) -> None:
+        super().__init__(name="rss-sampler", daemon=True)
+        import psutil
+
+        self._proc = psutil.Process()
+        self._interval = interval
+        self._halt = threading.Event()
+        self.start_time = time.perf_counter()
+        self.samples: list[tuple[float, int]] = []
+
+    def run(self) -> None:
+        while not self._halt.is_set():
+            self.samples.append((time.perf_counter() - self.start_time, self._proc.memory_info().rss))
+            self._halt.wait(self._interval)
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join()
+
+    def peaks(self, timings: dict[str, float]) -> dict[str, float]:
+        """Peak RSS (MB) within each main-thread stage, the stages laid end to end in timing order."""
+        out: dict[str, float] = {}
+        start = 0.0
+        for stage, seconds in timings.items():
+            if stage == "health_db_load":  # runs in its own thread, overlapping later stages
+                continue
+            window = [rss for t, rss in self.samples if start <= t <= start + seconds]
+            out[stage] = max(window, default=0) / 2**20
+            start += seconds
+        return out
 
 
 def main() -> None:
@@ -55,12 +93,15 @@ def main() -> None:
     if url is None and not args.no_db:
         server = _server_url()
         url = make_url(server).set(database=f"cdw_bench_sim_{uuid.uuid4().hex[:8]}").render_as_string(hide_password=False)
+    sampler = RssSampler()
+    sampler.start()
     start = time.perf_counter()
     try:
         result = generate_city(out, SimConfig(residents=args.residents, days=args.days, seed=args.seed),
                                health_db_url=None if args.no_db else url)
     finally:
         total = time.perf_counter() - start
+        sampler.stop()
         if server is not None:
             admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
             with admin.connect() as conn:
@@ -79,11 +120,14 @@ def main() -> None:
         "truth": c["persons_ever"] + c["health_records"] + c["defects"],
     }
     print(f"simulate city: {args.residents:,} residents, {args.days} days, seed {args.seed}")
-    print(f"{'stage':18s} {'seconds':>8s} {'rows':>12s} {'rows/s':>12s}")
+    peaks = sampler.peaks(t)
+    print(f"{'stage':18s} {'seconds':>8s} {'rows':>12s} {'rows/s':>12s} {'peak MB':>9s}")
     for stage, seconds in t.items():
         n = rows.get(stage)
         rate = f"{n / seconds:,.0f}" if n and seconds > 0 else ""
-        print(f"{stage:18s} {seconds:8.1f} {n or '':>12,} {rate:>12s}" if n else f"{stage:18s} {seconds:8.1f}")
+        peak = f"{peaks[stage]:9,.0f}" if stage in peaks else f"{'':9s}"
+        print(f"{stage:18s} {seconds:8.1f} {n or '':>12,} {rate:>12s} {peak}" if n
+              else f"{stage:18s} {seconds:8.1f} {'':>12s} {'':>12s} {peak}")
     print(f"{'total (wall)':18s} {total:8.1f}")
     print(f"peak memory (max RSS of this process): {peak_mb:,.0f} MB")
     print("counts: " + ", ".join(f"{k}={v:,}" for k, v in c.items()))

@@ -18,6 +18,7 @@ from community_dw.simulate import civil_affairs, grid_office, health, public_sec
 from community_dw.simulate.config import SimConfig
 from community_dw.simulate.defects import DefectLog
 from community_dw.simulate.geography import build_geography
+from community_dw.simulate.memory import release_memory
 from community_dw.simulate.population import build_population, household_sizes
 from community_dw.simulate.truth import write_truth
 
@@ -61,6 +62,13 @@ def generate_city(out_dir: Path | str, config: SimConfig | None = None, health_d
     t = time.perf_counter()
     hd = health.build_health(pop.persons, cfg, rng_health, log)
     files.append(health.write_versions(hd, out))
+    # the health truth is final now: write it and let the frames go rather than carry them (~1 GB
+    # at a million residents) through every other department
+    health_counts = {"health_records": len(hd.records), "health_versions": len(hd.versions)}
+    complete_share = hd.status.groupby("vaccine_code").complete.mean().round(4).to_dict()
+    write_truth(out, {"health_records": hd.records, "vaccination_status": hd.status})
+    del hd
+    release_memory()
     timings["health_generate"] = time.perf_counter() - t
     loader: threading.Thread | None = None
     load_result: dict[str, object] = {}
@@ -68,7 +76,8 @@ def generate_city(out_dir: Path | str, config: SimConfig | None = None, health_d
         def load() -> None:
             t0 = time.perf_counter()
             try:
-                load_result["rows"] = health.load_health_db(health_db_url, out, through_day, versions=hd.versions)
+                # from the parquet file just written, a slice at a time
+                load_result["rows"] = health.load_health_db(health_db_url, out, through_day)
             except BaseException as exc:  # re-raised in the caller's thread
                 load_result["error"] = exc
             load_result["seconds"] = time.perf_counter() - t0
@@ -76,14 +85,20 @@ def generate_city(out_dir: Path | str, config: SimConfig | None = None, health_d
         loader.start()
 
     t = time.perf_counter()
-    records = [public_security.deliver_full(pop.initial, out, pd.Timestamp(cfg.start_date), cfg.seed, cfg.defects,
+    initial = pop.initial
+    persons_day1, households_day1 = len(initial), int(initial.household_no.nunique())
+    records = [public_security.deliver_full(initial, out, pd.Timestamp(cfg.start_date), cfg.seed, cfg.defects,
                                             rng_ps, log)]
+    del initial
+    release_memory()
     for day in range(2, cfg.days + 1):
         records += public_security.deliver_delta(pop.persons, pop.events, out, day, pd.Timestamp(cfg.day_date(day)),
                                                  cfg.seed, cfg.defects, rng_ps, log)
     files += [d.path for d in records]
     ps_records = pd.concat([d.records for d in records], ignore_index=True)[
         ["file", "row_number", "sheet_row", "person_id", "change_type", "is_duplicate"]]
+    del records
+    release_memory()
     timings["public_security"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -110,19 +125,18 @@ def generate_city(out_dir: Path | str, config: SimConfig | None = None, health_d
 
     t = time.perf_counter()
     defects = log.frame()
-    persons_truth = pop.persons.drop(columns=[])
+    del log
     counts = {
         "persons_ever": len(pop.persons),
-        "persons_day1": len(pop.initial),
+        "persons_day1": persons_day1,
         "persons_present_last_day": int((pop.persons.status == "present").sum()),
-        "households_day1": int(pop.initial.household_no.nunique()),
+        "households_day1": households_day1,
         "subdistricts": len(geo.subdistricts),
         "communities": len(geo.communities),
         "grids": len(geo.grids),
         "buildings": len(geo.buildings),
         "public_security_rows": len(ps_records),
-        "health_records": len(hd.records),
-        "health_versions": len(hd.versions),
+        **health_counts,
         "facilities": len(ca.facility_truth),
         "service_recipients": len(ca.recipient_truth),
         "defects": len(defects),
@@ -134,14 +148,12 @@ def generate_city(out_dir: Path | str, config: SimConfig | None = None, health_d
         "deliveries": [str(p.relative_to(out)) for p in files],
         "defects_by_type": defects.groupby(["source", "column", "defect_type"]).size().rename("n").reset_index()
         .to_dict(orient="records"),
-        "vaccination_complete_share": hd.status.groupby("vaccine_code").complete.mean().round(4).to_dict(),
+        "vaccination_complete_share": complete_share,
     }
     write_truth(out, {
-        "persons": persons_truth,
+        "persons": pop.persons,
         "events": pop.events,
         "public_security_records": ps_records,
-        "health_records": hd.records,
-        "vaccination_status": hd.status,
         "civil_affairs_recipients": ca.recipient_truth,
         "facilities": ca.facility_truth,
         "buildings": building_truth,

@@ -18,6 +18,7 @@ state, not a delivery, not the truth).
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +37,7 @@ from community_dw.simulate.defects import (
     plant_names,
     plant_phones,
 )
+from community_dw.simulate.memory import release_memory
 from community_dw.simulate.reference import VACCINE_MANUFACTURERS, VACCINE_NAMES
 
 SOURCE = "health"
@@ -165,7 +167,8 @@ def _doses(persons: pd.DataFrame, cfg: SimConfig, rng: np.random.Generator) -> p
 
     frame = pd.DataFrame({
         "pidx": np.concatenate([p_[0] for p_ in parts]),
-        "vaccine_code": np.concatenate([np.full(len(p_[0]), p_[1], dtype=object) for p_ in parts]),
+        # categorical: 3.4M one-byte codes instead of 3.4M str objects at a million residents
+        "vaccine_code": pd.Categorical(np.concatenate([np.full(len(p_[0]), p_[1], dtype=object) for p_ in parts])),
         "dose_number": np.concatenate([np.full(len(p_[0]), p_[2], dtype=np.int64) for p_ in parts]),
         "vdate": np.concatenate([p_[3] for p_ in parts]).astype("datetime64[s]"),
     })
@@ -295,6 +298,9 @@ def build_health(persons: pd.DataFrame, cfg: SimConfig, rng: np.random.Generator
         "version": 0,
         "visible_day": visible_day,
     })
+    # the per-record object arrays (and the str objects behind them) are in `base` now
+    del names, ids, phones, true_names, true_ids, canonical, vname, maker, col
+    release_memory()
 
     # historical corrections: only the corrected version was ever visible
     hist_corr = (created_day == 1) & (created < day1) & (rng.random(m) < rates.health_corrected)
@@ -333,7 +339,8 @@ def build_health(persons: pd.DataFrame, cfg: SimConfig, rng: np.random.Generator
     log.add(SOURCE, TABLE, record_ids[late], "updated_at", "late_commit")
     all_versions = pd.concat(versions, ignore_index=True).sort_values(["visible_day", "record_id", "version"],
                                                                       kind="stable").reset_index(drop=True)
-    del names, ids, phones, true_names, true_ids, canonical, vname, maker, col
+    del versions, base
+    release_memory()
     final = all_versions[["record_id", "is_deleted", "updated_at"]].drop_duplicates("record_id", keep="last") \
         .set_index("record_id").reindex(record_ids)
     records = pd.DataFrame({
@@ -364,42 +371,68 @@ def _aware(local: np.ndarray) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(local).tz_localize(TZ)
 
 
+DOSES_REQUIRED = {"COVID-INACT": 2, "FLU": 1, "PPSV23": 1, "HEPB": 3, "MMR": 2, "HPV": 3}
+
+
 def vaccination_status(persons: pd.DataFrame, records: pd.DataFrame, cfg: SimConfig) -> pd.DataFrame:
     """True status per person and vaccine as of the last day: doses and whether the series is complete.
 
     One row per present person per vaccine they are eligible for (catalogue in SOURCES.md), plus any
     other person-vaccine pair with a dose. FLU counts the current season (1 Sep - 31 Aug) only.
+
+    Pairs are keyed by one integer, person_id * 8 + the vaccine's index in sorted order, so the
+    union is an integer set operation and its order is (person_id, vaccine_code): a pandas outer
+    merge on the text column cost over a gigabyte at a million residents.
     """
     last = pd.Timestamp(cfg.day_date(cfg.days))
     season_start = pd.Timestamp(year=last.year if last.month >= 9 else last.year - 1, month=9, day=1, tz=TZ)
+    codes = sorted(DOSES_REQUIRED)
+    code_index = {c: i for i, c in enumerate(codes)}
     real = records[~records.entered_in_error]
     is_flu = real.vaccine_code == "FLU"
     real = real[~is_flu | (real.vaccinated_at >= season_start)]
-    agg = real.groupby(["person_id", "vaccine_code"]).agg(doses=("dose_number", "nunique"),
-                                                           last_dose_at=("vaccinated_at", "max")).reset_index()
-    present = persons[persons.status == "present"]
-    age = ((last - present.birth_date).dt.days / 365.25).to_numpy()
-    female = (present.sex == "女").to_numpy()
+    agg = real.groupby(["person_id", "vaccine_code"], observed=True).agg(
+        doses=("dose_number", "nunique"), last_dose_at=("vaccinated_at", "max")).reset_index()
+    agg_keys = agg.person_id.to_numpy() * 8 + agg.vaccine_code.map(code_index).to_numpy(dtype=np.int64)
+    agg_order = np.argsort(agg_keys, kind="stable")
+    agg_keys = agg_keys[agg_order]
+
+    present = (persons.status == "present").to_numpy()
+    person_id = persons.person_id.to_numpy()
+    birth = persons.birth_date.to_numpy()
+    age = ((last - pd.DatetimeIndex(birth[present])).days / 365.25).to_numpy()
+    female = (persons.sex == "女").to_numpy()[present]
     eligible = {
-        "COVID-INACT": age >= 3, "FLU": age >= 0.5, "PPSV23": age >= 60, "HEPB": np.ones(len(present), bool),
+        "COVID-INACT": age >= 3, "FLU": age >= 0.5, "PPSV23": age >= 60, "HEPB": np.ones(len(age), bool),
         "MMR": (age >= 8 / 12) & (age < 18), "HPV": female & (age >= 9) & (age <= 45),
     }
-    base = pd.concat([pd.DataFrame({"person_id": present.person_id.to_numpy()[m], "vaccine_code": c})
-                      for c, m in eligible.items()], ignore_index=True)
-    out = base.merge(agg, on=["person_id", "vaccine_code"], how="outer")
-    out["doses"] = out.doses.fillna(0).astype(np.int64)
+    pids = person_id[present]
+    keys = np.union1d(np.concatenate([pids[m] * 8 + code_index[c] for c, m in eligible.items()]), agg_keys)
+    pos = np.searchsorted(agg_keys, keys)
+    found = pos < len(agg_keys)
+    found[found] = agg_keys[pos[found]] == keys[found]
+    src = np.where(found, agg_order[np.minimum(pos, len(agg_keys) - 1)], -1)
+    doses = np.where(found, agg.doses.to_numpy()[np.maximum(src, 0)], 0).astype(np.int64)
+    out_pid = keys // 8
+    out_code = np.array(codes, dtype=object)[keys % 8]
+
     # HPV needs three doses when the series started at 15 or later
     first_hpv = records[(records.vaccine_code == "HPV") & (records.dose_number == 1) & ~records.entered_in_error]
-    bd = persons.set_index("person_id").birth_date
+    bd = pd.Series(birth, index=person_id)
     start_age = ((first_hpv.vaccinated_at.dt.tz_localize(None) - bd.reindex(first_hpv.person_id).to_numpy()).dt.days
                  / 365.25)
     hpv_needed = pd.Series(np.where(start_age.to_numpy() < 15, 2, 3), index=first_hpv.person_id.to_numpy())
-    needed = out.vaccine_code.map({"COVID-INACT": 2, "FLU": 1, "PPSV23": 1, "HEPB": 3, "MMR": 2, "HPV": 3})
-    is_hpv = (out.vaccine_code == "HPV").to_numpy()
-    needed[is_hpv] = hpv_needed.reindex(out.person_id[is_hpv]).fillna(3).to_numpy()
-    out["doses_required"] = needed.astype(np.int64)
-    out["complete"] = out.doses >= out.doses_required
-    return out.sort_values(["person_id", "vaccine_code"]).reset_index(drop=True)
+    needed = np.array([DOSES_REQUIRED[c] for c in codes], dtype=np.int64)[keys % 8]
+    is_hpv = out_code == "HPV"
+    needed[is_hpv] = hpv_needed.reindex(out_pid[is_hpv]).fillna(3).to_numpy()
+    return pd.DataFrame({
+        "person_id": out_pid,
+        "vaccine_code": pd.Series(out_code, dtype=object),  # object, as the truth file has always had it
+        "doses": doses,
+        "last_dose_at": agg.last_dose_at.array.take(src, allow_fill=True),
+        "doses_required": needed,
+        "complete": doses >= needed,
+    })
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -455,30 +488,94 @@ def arrow_table(frame: pd.DataFrame, columns: list[str] | None = None):
     return pa.Table.from_arrays(arrays, names=names)
 
 
-def _csv_bytes(frame: pd.DataFrame) -> io.BytesIO:
-    """The frame as COPY-ready CSV (pyarrow's writer: multi-threaded C++, ~10x pandas.to_csv)."""
-    import pyarrow.csv as pacsv
-
-    buf = io.BytesIO()
-    pacsv.write_csv(arrow_table(frame, COLUMNS), buf, pacsv.WriteOptions(include_header=False, quoting_style="needed"))
-    buf.seek(0)
-    return buf
+# COPY streams the versions in slices of this many rows: the loader thread never holds more than a
+# slice (plus the parquet row group it comes from), where one COPY of all 3.4M day-1 rows of a
+# million-resident city held ~1 GB of CSV and frames while the main thread generated other departments.
+BATCH_ROWS = 200_000
 
 
-def _latest_through(versions: pd.DataFrame, day: int) -> pd.DataFrame:
-    v = versions[versions.visible_day <= day]
-    return v.drop_duplicates("record_id", keep="last")
+def _version_batches(data_dir: Path, versions: pd.DataFrame | None = None) -> Iterator[pa.Table]:
+    """COLUMNS + visible_day in file order (visible_day, record_id, version), a slice at a time."""
+    cols = [*COLUMNS, "visible_day"]
+    if versions is not None:
+        for start in range(0, len(versions), BATCH_ROWS):
+            yield arrow_table(versions.iloc[start:start + BATCH_ROWS], cols)
+        return
+    import pyarrow.parquet as pq
+
+    with pq.ParquetFile(Path(data_dir) / VERSIONS_PATH) as pf:
+        for batch in pf.iter_batches(batch_size=BATCH_ROWS, columns=cols):
+            yield pa.Table.from_batches([batch])
+
+
+def _latest_batches(batches: Iterator[pa.Table], day: int, through: bool) -> Iterator[pa.Table]:
+    """The last version of each record visible on `day` (`through`: on any day up to it).
+
+    Versions of one record are adjacent in file order, so "last of each run of record_id" is the
+    latest; the last row of each slice waits for the next one in case its run continues there.
+    """
+    carry: pa.Table | None = None
+    for t in batches:
+        vd = t.column("visible_day")
+        if through and pc.min(vd).as_py() > day:
+            break  # the file is sorted by visible_day: nothing further qualifies
+        t = t.filter(pc.less_equal(vd, day) if through else pc.equal(vd, day))
+        if carry is not None:
+            t = pa.concat_tables([carry, t])
+        if t.num_rows == 0:
+            continue
+        rid = t.column("record_id").to_numpy()
+        carry = t.slice(t.num_rows - 1)
+        yield t.slice(0, t.num_rows - 1).filter(pa.array(rid[1:] != rid[:-1]))
+    if carry is not None:
+        yield carry
+
+
+class _CsvStream(io.RawIOBase):
+    """A file-like COPY source: CSV of each slice, produced only when PostgreSQL asks for more."""
+
+    def __init__(self, tables: Iterator[pa.Table]) -> None:
+        self._tables = tables
+        self._chunk = memoryview(b"")
+        self._pos = 0
+        self.rows = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        import pyarrow.csv as pacsv
+
+        while self._pos >= len(self._chunk):
+            table = next(self._tables, None)
+            if table is None:
+                return b""
+            self.rows += table.num_rows
+            buf = io.BytesIO()
+            pacsv.write_csv(table.select(COLUMNS), buf,
+                            pacsv.WriteOptions(include_header=False, quoting_style="needed"))
+            self._chunk, self._pos = buf.getbuffer(), 0
+        end = len(self._chunk) if size is None or size < 0 else self._pos + size
+        # a memoryview slice: only what is returned gets copied, not the rest of the chunk
+        out = bytes(self._chunk[self._pos:end])
+        self._pos += len(out)
+        return out
+
+
+def _copy(cur, table: str, tables: Iterator[pa.Table]) -> int:
+    stream = _CsvStream(tables)
+    cur.copy_expert(f"copy {table} ({', '.join(COLUMNS)}) from stdin with (format csv)", stream, size=1 << 20)
+    return stream.rows
 
 
 def load_health_db(url: str, data_dir: Path, through_day: int | None = None, versions: pd.DataFrame | None = None) -> int:
     """(Re)create `vaccination_record` in the database at `url` as it stands after `through_day`.
 
-    Day 1 is bulk-loaded with COPY; later days are replayed with `apply_health_day`. Returns the
-    number of rows in the table.
+    Day 1 is bulk-loaded with COPY; later days are replayed with `apply_health_day`. Versions are
+    read from the parquet file under `data_dir` a slice at a time (or from `versions` if given).
+    Returns the number of rows in the table.
     """
-    if versions is None:
-        versions = pd.read_parquet(Path(data_dir) / VERSIONS_PATH)
-    last_day = int(versions.visible_day.max())
+    last_day = _last_day(data_dir, versions)
     through_day = last_day if through_day is None else through_day
     ensure_database(url)
     conn = _connect(url)
@@ -486,13 +583,12 @@ def load_health_db(url: str, data_dir: Path, through_day: int | None = None, ver
         with conn, conn.cursor() as cur:
             cur.execute(f"drop table if exists {TABLE}")
             cur.execute(DDL)
-            cur.copy_expert(f"copy {TABLE} ({', '.join(COLUMNS)}) from stdin with (format csv)",
-                            _csv_bytes(_latest_through(versions, 1)))
+            _copy(cur, TABLE, _latest_batches(_version_batches(data_dir, versions), 1, through=True))
             # keys and the watermark index after the bulk load: faster than maintaining them row by row
             cur.execute(f"alter table {TABLE} add primary key (record_id)")
             cur.execute(f"create index {TABLE}_updated_at_idx on {TABLE} (updated_at)")
         for day in range(2, through_day + 1):
-            _apply(conn, versions, day)
+            _apply(conn, data_dir, versions, day)
         with conn.cursor() as cur:
             cur.execute(f"select count(*) from {TABLE}")
             return int(cur.fetchone()[0])
@@ -500,26 +596,35 @@ def load_health_db(url: str, data_dir: Path, through_day: int | None = None, ver
         conn.close()
 
 
+def _last_day(data_dir: Path, versions: pd.DataFrame | None) -> int:
+    if versions is not None:
+        return int(versions.visible_day.max())
+    import pyarrow.parquet as pq
+
+    # the file is sorted by visible_day: the last row group's statistics hold the maximum
+    with pq.ParquetFile(Path(data_dir) / VERSIONS_PATH) as pf:
+        md = pf.metadata
+        col = pf.schema_arrow.get_field_index("visible_day")
+        return max(int(md.row_group(i).column(col).statistics.max) for i in range(md.num_row_groups))
+
+
 def apply_health_day(url: str, data_dir: Path, day: int) -> int:
     """Commit day `day`'s versions (new rows, corrections, revocations, late rows); returns rows changed."""
-    versions = pd.read_parquet(Path(data_dir) / VERSIONS_PATH)
     conn = _connect(url)
     try:
-        return _apply(conn, versions, day)
+        return _apply(conn, data_dir, None, day)
     finally:
         conn.close()
 
 
-def _apply(conn, versions: pd.DataFrame, day: int) -> int:
-    v = versions[versions.visible_day == day].drop_duplicates("record_id", keep="last")
-    if v.empty:
-        return 0
+def _apply(conn, data_dir: Path, versions: pd.DataFrame | None, day: int) -> int:
     updates = ", ".join(f"{c} = excluded.{c}" for c in COLUMNS if c != "record_id")
     with conn, conn.cursor() as cur:
         cur.execute(f"create temp table _incoming (like {TABLE}) on commit drop")
-        cur.copy_expert(f"copy _incoming ({', '.join(COLUMNS)}) from stdin with (format csv)", _csv_bytes(v))
-        cur.execute(f"insert into {TABLE} select * from _incoming on conflict (record_id) do update set {updates}")
-    return len(v)
+        rows = _copy(cur, "_incoming", _latest_batches(_version_batches(data_dir, versions), day, through=False))
+        if rows:
+            cur.execute(f"insert into {TABLE} select * from _incoming on conflict (record_id) do update set {updates}")
+    return rows
 
 
 def write_versions(health: HealthData, data_dir: Path) -> Path:

@@ -43,8 +43,26 @@ PERSON_COLUMNS = [
 @dataclass
 class Population:
     persons: pd.DataFrame   # one row per person ever present, final state (truth)
-    initial: pd.DataFrame   # persons as they stood on day 1 (the full snapshot's truth)
     events: pd.DataFrame    # one row per life event on days 2..D: day, change_date, person_id, change_type, ...
+    n_initial: int          # the first n_initial rows of persons are the day-1 residents
+
+    @property
+    def initial(self) -> pd.DataFrame:
+        """Persons as they stood on day 1 (the full snapshot's truth), rebuilt on demand.
+
+        Day-1 residents are the first rows of `persons`; since then only their status, left_day
+        and (information changes) mobile moved, and the events keep the old mobile. Rebuilding
+        beats holding a second copy of a million-row frame through every department.
+        """
+        first = self.persons.iloc[:self.n_initial]
+        ev = self.events
+        changed = ev[(ev.change_type == "信息变更") & (ev.changed_column == "phone")]
+        # a number changed twice: the first event's old value is the day-1 number
+        changed = changed.drop_duplicates("person_id", keep="first")
+        at = pd.Index(first.person_id).get_indexer(changed.person_id.to_numpy())
+        mobile = first.mobile.to_numpy(dtype=object).copy()
+        mobile[at[at >= 0]] = changed.old_value.to_numpy(dtype=object)[at >= 0]
+        return first.assign(mobile=mobile, status="present", left_day=np.zeros(len(first), dtype=np.int64))
 
 
 def household_sizes(n_residents: int, rng: np.random.Generator) -> np.ndarray:
@@ -371,8 +389,9 @@ def _newborns(mothers: pd.DataFrame, persons: pd.DataFrame, date: pd.Timestamp, 
 def build_population(cfg: SimConfig, sizes: np.ndarray, geo: Geography, rng: np.random.Generator) -> Population:
     """Day-1 residents, then `cfg.days - 1` days of life events."""
     initial = initial_population(cfg, sizes, geo, rng)
-    persons, events = simulate_days(cfg, initial.copy(), geo, rng)
-    return Population(persons=persons, initial=initial, events=events)
+    n_initial = len(initial)
+    persons, events = simulate_days(cfg, initial, geo, rng)
+    return Population(persons=persons, events=events, n_initial=n_initial)
 
 
 __all__ = ["Population", "build_population", "household_sizes", "han_names"]

@@ -38,12 +38,15 @@ def write_parquet(frame: pd.DataFrame, path: Path) -> None:
     pq.write_table(table, path, compression="zstd")
 
 
-def write_truth(out_dir: Path, tables: dict[str, pd.DataFrame], summary: dict[str, Any]) -> Path:
+def write_truth(out_dir: Path, tables: dict[str, pd.DataFrame], summary: dict[str, Any] | None = None) -> Path:
+    """Write truth tables (and summary.json when given); called per department as its truth is final."""
     folder = Path(out_dir) / TRUTH_DIR
     folder.mkdir(parents=True, exist_ok=True)
     for name, frame in tables.items():
         write_parquet(frame, folder / f"{name}.parquet")
-    (folder / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+    if summary is not None:
+        (folder / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2, default=str),
+                                             encoding="utf-8")
     return folder
 
 
