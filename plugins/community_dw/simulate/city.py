@@ -65,6 +65,8 @@ def generate_city(out_dir: Path | str, config: SimConfig | None = None, health_d
     # the health truth is final now: write it and let the frames go rather than carry them (~1 GB
     # at a million residents) through every other department
     health_counts = {"health_records": len(hd.records), "health_versions": len(hd.versions)}
+    hd.versions = None  # type: ignore[assignment]  # on disk now; the DB load reads it from there
+    release_memory()
     complete_share = hd.status.groupby("vaccine_code").complete.mean().round(4).to_dict()
     write_truth(out, {"health_records": hd.records, "vaccination_status": hd.status})
     del hd

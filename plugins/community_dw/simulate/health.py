@@ -66,6 +66,7 @@ create table if not exists {TABLE} (
     is_deleted boolean not null default false
 )
 """
+ROW_GROUP_ROWS = 1024 * 1024  # pyarrow's default maximum row group length
 VERSIONS_PATH = Path("_source_db") / "health" / "vaccination_record_versions.parquet"
 FIRST_RECORD_ID = 30_000_001
 
@@ -632,5 +633,10 @@ def write_versions(health: HealthData, data_dir: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     import pyarrow.parquet as pq
 
-    pq.write_table(arrow_table(health.versions), path, compression="zstd")
+    # one row group at a time: the same file pq.write_table would write (same row groups, pages
+    # and metadata) without an Arrow copy of all 3.4M versions of a million-resident city at once
+    versions = health.versions
+    with pq.ParquetWriter(path, arrow_table(versions.iloc[:0]).schema, compression="zstd") as writer:
+        for start in range(0, len(versions), ROW_GROUP_ROWS):
+            writer.write_table(arrow_table(versions.iloc[start:start + ROW_GROUP_ROWS]), row_group_size=ROW_GROUP_ROWS)
     return path
