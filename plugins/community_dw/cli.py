@@ -6,6 +6,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from community_dw.dictionary import dictionary_app
 from community_dw.outreach.cli import match_list_command, outreach_app
 from community_dw.report.cli import report_command
 from community_dw.simulate.cli import simulate_app
@@ -18,6 +19,7 @@ app.add_typer(simulate_app, name="simulate")
 app.add_typer(outreach_app, name="outreach")
 app.command("report")(report_command)
 app.command("match-list")(match_list_command)
+app.add_typer(dictionary_app, name="docs")
 console = Console()
 
 

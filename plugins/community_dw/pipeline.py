@@ -19,7 +19,7 @@ from community_dw.warehouse.sql_runner import run_sql
 log = logging.getLogger(__name__)
 
 #: Core tables in build order; each is sql/core/<name>.sql.
-CORE_TABLES = ("grid", "resident", "person", "facility", "service_recipient", "vaccination_dose",
+CORE_TABLES = ("grid", "resident", "person", "person_history", "facility", "service_recipient", "vaccination_dose",
                "vaccination_status")
 #: Marts; each is sql/mart/<name>.sql.
 MART_TABLES = ("resident_population", "vaccination_coverage", "key_population", "grid_workload",

@@ -87,8 +87,6 @@ def test_vaccination_coverage(city: BuiltCity, truth: tf.Truth, affected: set[in
     assert (rates.complete_rate - rates.vaccinated_complete / rates.people).abs().max() <= 0.00005 + 1e-12
 
 
-@pytest.mark.xfail(strict=True, reason="core.vaccine_catalogue's MMR row has no max_age_years: adults are counted "
-                                       "as eligible (SOURCES.md: children); needs a migration setting it to 17")
 def test_mmr_is_for_children(city: BuiltCity) -> None:
     adults = _read(city.engine, "select count(*) as n from mart.vaccination_coverage "
                                 "where vaccine_code = 'MMR' and age_band <> '0-17'").n.iloc[0]
