@@ -162,7 +162,10 @@ def pull_all_pages(settings: ApiSettings, endpoint: ApiEndpoint, since: datetime
             while page is not None:
                 body = fetch_page(session, settings, endpoint, since, page)
                 totals.append(int(body["total"]))
-                for record in body["data"]:
+                for number, record in enumerate(body["data"], start=1):
+                    if not isinstance(record, dict) or record.get(endpoint.key) in (None, ""):
+                        # Without its key a record cannot be de-duplicated or merged: refuse the page.
+                        raise ApiError(f"{endpoint.path} page {page}: record {number} has no {endpoint.key}")
                     key = str(record.get(endpoint.key))
                     held = records.get(key)
                     if held is None or str(record.get("updated_at", "")) >= str(held.get("updated_at", "")):

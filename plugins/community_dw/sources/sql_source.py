@@ -37,6 +37,10 @@ log = logging.getLogger(__name__)
 DEFAULT_OVERLAP = timedelta(hours=48)
 
 
+class SourcePullError(RuntimeError):
+    """A pull that failed; the message names the pull (table and window) and the cause."""
+
+
 @dataclass(frozen=True)
 class SqlPullSpec:
     source: str
@@ -101,14 +105,29 @@ def export_changes(source_url: str, spec: SqlPullSpec, since: datetime | None) -
     return buffer.getvalue()
 
 
+def _watermark_of(frame: pd.DataFrame, spec: SqlPullSpec) -> pd.Timestamp:
+    """The newest watermark value pulled; a value that is not a timestamp is an error naming its row."""
+    text = frame[spec.watermark_column]
+    marks = pd.to_datetime(text, utc=True, format="ISO8601", errors="coerce")
+    unreadable = marks.isna() & text.notna()
+    if unreadable.any():
+        first = frame.loc[unreadable].iloc[0]
+        raise ValueError(f"row {first['source_row']} ({spec.key_column} {first[spec.key_column]}): "
+                         f"{spec.watermark_column} {first[spec.watermark_column]!r} is not a timestamp")
+    return marks.max()
+
+
 def pull_incremental(engine: Engine, spec: SqlPullSpec, source_url: str, logical_date: date | None = None,
                      overlap: timedelta | None = None) -> LoadOutcome:
     """Pull rows changed since (watermark - overlap) into raw; the watermark moves only on commit."""
     overlap = overlap if overlap is not None else overlap_window()
     watermark = read_watermark(engine, spec.source)
     since = watermark - overlap if watermark is not None else None
-    payload = export_changes(source_url, spec, since)
     delivery = f"{spec.table} since {since.isoformat() if since else 'the beginning'}"
+    try:
+        payload = export_changes(source_url, spec, since)
+    except psycopg2.Error as error:  # e.g. a column gone at the source: say which pull it broke
+        raise SourcePullError(f"{delivery}: {type(error).__name__}: {str(error).strip()}") from error
     landed = land_payload(engine, spec.source, delivery, payload, ".csv")
     if (earlier := loaded_before(engine, spec.source, landed.content_hash)) is not None:
         load_id = record_skip(engine, spec.source, delivery, landed.content_hash, logical_date,
@@ -121,13 +140,14 @@ def pull_incremental(engine: Engine, spec: SqlPullSpec, source_url: str, logical
         rows_read = len(frame)
         frame.insert(0, "source_row", range(1, rows_read + 1))
         frame.insert(0, "load_id", load_id)
-        new_mark = pd.to_datetime(frame[spec.watermark_column], utc=True).max() if rows_read else None
+        new_mark = _watermark_of(frame, spec) if rows_read else None
         with raw_connection(engine) as conn:
             loaded = copy_frame(conn, spec.raw_table, frame, ["load_id", "source_row", *spec.columns])
             advance_watermark(conn, spec.source, watermark, new_mark, load_id)
             finish_load(conn, load_id, rows_read=rows_read, rows_loaded=loaded)
     except Exception as error:
-        fail_load(engine, load_id, f"{delivery}: {type(error).__name__}: {error}", rows_read)
-        raise
+        message = f"{delivery}: {type(error).__name__}: {error}"
+        fail_load(engine, load_id, message, rows_read)
+        raise SourcePullError(message) from error
     log.info("%s: %s rows since %s (load %s)", spec.source, loaded, since, load_id)
     return LoadOutcome(spec.source, delivery, "succeeded", load_id, rows_read, loaded)
