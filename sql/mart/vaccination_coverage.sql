@@ -52,7 +52,7 @@ comment on table mart.vaccination_coverage is '接种率 — one row per vaccine
 -- column comments: Chinese label — meaning
 comment on column mart.vaccination_coverage.vaccine_code is '疫苗编码 — core.vaccine_catalogue code';
 comment on column mart.vaccination_coverage.area_level is '统计层级 — grid | community | subdistrict';
-comment on column mart.vaccination_coverage.area_code is '区域 — grid code, community or subdistrict name; '(unplaced) <community>' = that community's residents in no grid';
+comment on column mart.vaccination_coverage.area_code is '区域 — grid code, community or subdistrict name; "(unplaced) <community>" = residents of that community in no grid';
 comment on column mart.vaccination_coverage.community is '社区 — community (null at subdistrict level)';
 comment on column mart.vaccination_coverage.subdistrict is '街道 — subdistrict';
 comment on column mart.vaccination_coverage.age_band is '年龄段 — 0-17 | 18-59 | 60-79 | 80+ (whole years at core.as_of)';
