@@ -357,6 +357,10 @@ def build_health(persons: pd.DataFrame, cfg: SimConfig, rng: np.random.Generator
         "is_deleted": final.is_deleted.to_numpy(),
         "updated_at": _aware(final.updated_at.to_numpy()),
     })
+    # the working frames are in `all_versions` and `records` now; the status join is the step's
+    # peak, so it should not sit on top of them (~0.5 GB at a million residents)
+    del recs, doses, hist, daily, errors, deletes, final, site, batch, corr_at, age_at, created, vaccinated, code
+    release_memory()
     status = vaccination_status(persons, records, cfg)
     return HealthData(versions=all_versions, records=records, status=status)
 
