@@ -130,6 +130,16 @@ def _whole_suite_ran(session: pytest.Session) -> bool:
     return bool(modules) and modules == collected
 
 
+#: Scenario order in the report: the issue's list, whatever order pytest ran the modules in.
+REPORT_ORDER = ("test_idempotency", "test_kill_mid_copy", "test_server_restart", "test_delivery_order",
+                "test_schema_drift", "test_malformed_corpus", "test_api_flaky")
+
+
+def _report_order(row: ReliabilityRow) -> tuple[int, int]:
+    module = row.nodeid.split("::")[0].rsplit("/", 1)[-1].removesuffix(".py")
+    return (REPORT_ORDER.index(module) if module in REPORT_ORDER else len(REPORT_ORDER), row.order)
+
+
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ").strip()
 
@@ -161,7 +171,7 @@ def render_report(rows: list[ReliabilityRow], seconds: float) -> str:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    rows = sorted(_rows(session.config).values(), key=lambda row: row.order)
+    rows = sorted(_rows(session.config).values(), key=_report_order)
     if not rows:
         return
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")

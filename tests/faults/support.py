@@ -23,9 +23,14 @@ LIST_ITEM_BOOKKEEPING = {"item_id", "opened_run_id", "last_seen_run_id", "closed
                          "closed_at", "updated_at"}
 PUBLISHED_SCHEMAS = ("core", "mart")
 #: Surrogate keys, lineage and bookkeeping times: equal content built in another warehouse (or in another
-#: load order) numbers persons and loads differently, so comparisons across warehouses leave these out.
-SURROGATES = frozenset({"person_key", "household_key", "record_ref", "load_id", "closed_load_id", "linked_at",
-                        "first_seen_at", "changed_at", "created_at", "match_id"})
+#: load order) numbers persons and loads differently, so comparisons across warehouses leave these out
+#: (with every column named *record_ref or *load_id: lineage pointing at a load by number).
+SURROGATES = frozenset({"person_key", "household_key", "linked_at", "first_seen_at", "changed_at", "created_at",
+                        "match_id"})
+
+
+def is_surrogate(column: str) -> bool:
+    return column in SURROGATES or column.endswith(("record_ref", "load_id"))
 
 
 def _columns(conn: sa.Connection, schema: str, table: str) -> list[str]:
@@ -34,10 +39,11 @@ def _columns(conn: sa.Connection, schema: str, table: str) -> list[str]:
         "order by ordinal_position"), {"s": schema, "t": table}).scalars())
 
 
-def table_checksum(conn: sa.Connection, schema: str, table: str, columns: list[str] | None = None,
-                   exclude: set[str] | frozenset[str] = frozenset()) -> tuple[int, str]:
+def table_checksum(conn: sa.Connection, schema: str, table: str, exclude: set[str] | frozenset[str] = frozenset(),
+                   ignore_surrogates: bool = False) -> tuple[int, str]:
     """(rows, md5 of every row's text in a stable order): order by the whole row, so no key is needed."""
-    picked = [c for c in (columns or _columns(conn, schema, table)) if c not in exclude]
+    picked = [c for c in _columns(conn, schema, table)
+              if c not in exclude and not (ignore_surrogates and is_surrogate(c))]
     row = "row(" + ", ".join(f'"{c}"' for c in picked) + ")::text"
     count, digest = conn.execute(sa.text(
         f"select count(*), coalesce(md5(string_agg(r, E'\\n' order by r collate \"C\")), 'empty') "
@@ -45,8 +51,7 @@ def table_checksum(conn: sa.Connection, schema: str, table: str, columns: list[s
     return int(count), str(digest)
 
 
-def published_checksums(engine: sa.Engine, exclude_columns: set[str] | frozenset[str] = frozenset()
-                        ) -> dict[str, tuple[int, str]]:
+def published_checksums(engine: sa.Engine, ignore_surrogates: bool = False) -> dict[str, tuple[int, str]]:
     """Every published table (core.*, mart.*, outreach.list_item content columns) -> (rows, md5)."""
     sums: dict[str, tuple[int, str]] = {}
     with engine.connect() as conn:
@@ -54,9 +59,9 @@ def published_checksums(engine: sa.Engine, exclude_columns: set[str] | frozenset
             "select schemaname, tablename from pg_tables where schemaname = any(:schemas) "
             "order by schemaname, tablename"), {"schemas": list(PUBLISHED_SCHEMAS)}).all()
         for schema, table in tables:
-            sums[f"{schema}.{table}"] = table_checksum(conn, schema, table, exclude=exclude_columns)
-        sums["outreach.list_item"] = table_checksum(conn, "outreach", "list_item",
-                                                    exclude=LIST_ITEM_BOOKKEEPING | set(exclude_columns))
+            sums[f"{schema}.{table}"] = table_checksum(conn, schema, table, ignore_surrogates=ignore_surrogates)
+        sums["outreach.list_item"] = table_checksum(conn, "outreach", "list_item", exclude=LIST_ITEM_BOOKKEEPING,
+                                                    ignore_surrogates=ignore_surrogates)
     return sums
 
 
@@ -153,7 +158,7 @@ class PrivateServer:
 
     def stop(self) -> None:
         if (self.pgdata / "postmaster.pid").exists():
-            self._pg_ctl("-w", "-m", "fast", "stop")
+            self._pg_ctl("-w", "-m", "immediate", "stop")  # the data folder is deleted next: no checkpoint
 
     def log_tail(self, chars: int = 2000) -> str:
         log = self.base / "server.log"

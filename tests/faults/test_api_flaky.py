@@ -35,10 +35,10 @@ def _expected_ids(landing: Path) -> set[str]:
 @pytest.mark.scenario("Civil-affairs API failing 50% of requests")
 def test_pulls_during_an_outage_succeed_within_retries_or_fail_cleanly(
         landing: Path, fresh_warehouse: sa.Engine, reliability: ReliabilityRow) -> None:
-    patient = lambda url: ApiSettings(url, TOKEN, page_size=2, timeout_s=2.0)  # noqa: E731 - production retries
-    impatient = lambda url: ApiSettings(url, TOKEN, page_size=2, timeout_s=2.0, max_attempts=2)  # noqa: E731
+    patient = lambda url: ApiSettings(url, TOKEN, page_size=5, timeout_s=2.0)  # noqa: E731 - production retries
+    impatient = lambda url: ApiSettings(url, TOKEN, page_size=5, timeout_s=2.0, max_attempts=2)  # noqa: E731
     reliability.tried_(f"the simulator's API answering 503 to 50% of requests for {WINDOW_S:.0f} s, then healthy; "
-                       "service-recipient pulls (2 records a page) back to back through the outage, alternating "
+                       "service-recipient pulls (5 records a page) back to back through the outage, alternating "
                        "production retries (8 attempts, backoff) and an impatient client (2 attempts); after each, "
                        "raw and the watermark checked; then one pull after recovery")
     outcomes: Counter[str] = Counter()

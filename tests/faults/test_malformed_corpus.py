@@ -88,7 +88,7 @@ def test_a_malformed_delivery_fails_alone_and_clearly(
         reliability.saw("the other departments loaded")
         return
 
-    assert set(report.failures) == {case.department}, report.failures
+    assert set(report.failures) == {case.department}, f"no clear error: {report.failures or 'everything loaded'}"
     message = report.failures[case.department]
     for fragment in (case.delivery, *case.expect):
         assert fragment in message, f"{fragment!r} not in the error: {message}"
