@@ -159,6 +159,10 @@ def main(argv: list[str] | None = None) -> None:
         "AIRFLOW_CONN_HEALTH_IMMUNIZATION_DB": airflow_connection_url(health_url),
         "AIRFLOW_CONN_CIVIL_AFFAIRS_API": f"http://:{token}@{api.url.removeprefix('http://')}",
         "AIRFLOW_CONN_CDW_LANDING": f'{{"conn_type": "fs", "extra": {{"path": "{landing}"}}}}',
+        # The demo's own sources win over anything inherited from the caller's environment.
+        "CDW_CIVIL_AFFAIRS_URL": api.url,
+        "CDW_CIVIL_AFFAIRS_TOKEN": token,
+        "CDW_HEALTH_DB_URL": health_url,
         "CDW_LANDING_DIR": str(landing),
         "CDW_WAREHOUSE_URL": warehouse_url,
         "CDW_OUTPUT_DIR": str(output_dir()),

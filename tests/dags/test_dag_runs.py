@@ -21,7 +21,8 @@ def test_every_dag_runs_and_publishes(pg_server_url: str, tmp_path: Path) -> Non
     env_out = tmp_path / "out"
     command = [sys.executable, "-m", "community_dw.demo", "--residents", "1500", "--days", "2",
                "--warehouse-db", warehouse_db, "--airflow-db", airflow_db, "--work-dir", str(tmp_path / "work")]
-    env = {key: value for key, value in os.environ.items() if key != "CDW_WAREHOUSE_URL"}
+    # Only this test's settings: other tests' warehouse, landing or API addresses must not leak in.
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CDW_")}
     env["CDW_OUTPUT_DIR"] = str(env_out)
     try:
         result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)

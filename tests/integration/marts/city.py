@@ -77,6 +77,12 @@ def built_city(server_url: str, template_url: str, landing: Path, residents: int
                                "CDW_CIVIL_AFFAIRS_TOKEN": TOKEN})
             summary = run_pipeline(config.day_date(days))
             assert summary.ingest_failures == {}, summary.ingest_failures
+        # the API is gone: no later test may inherit its address
+        for key in ("CDW_CIVIL_AFFAIRS_URL", "CDW_CIVIL_AFFAIRS_TOKEN"):
+            if saved[key] is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = saved[key]
         _build_person_history_if_unwired(engine)
         print(f"\ncity of {residents:,} residents over {days} days built in {time.perf_counter() - started:.0f}s")
         yield BuiltCity(engine, url, landing)

@@ -67,6 +67,12 @@ def report_city(pg_server_url: str, migrated_template: str,
                                "CDW_CIVIL_AFFAIRS_TOKEN": TOKEN})
             summary = run_pipeline(config.day_date(1))
             assert summary.ingest_failures == {}, summary.ingest_failures
+        # the API is gone: no later test may inherit its address
+        for key in ("CDW_CIVIL_AFFAIRS_URL", "CDW_CIVIL_AFFAIRS_TOKEN"):
+            if saved[key] is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = saved[key]
         build_outreach_lists(engine, config.day_date(1))
         print(f"\nreport city: {RESIDENTS:,} residents built in {time.perf_counter() - started:.0f}s")
         yield ReportCity(engine, url, landing)
