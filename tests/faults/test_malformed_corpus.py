@@ -124,6 +124,8 @@ def _accepted(case: Malformed, engine: sa.Engine) -> str:
     if case.case_id == "ps-header-only":
         [load] = [load for load in loads(engine) if load["delivery_name"] == case.delivery]
         assert load["status"] == "succeeded" and load["rows_loaded"] == 0
+        later = [load["status"] for load in loads(engine) if load["delivery_name"] == "residents_delta_20261103.xlsx"]
+        assert later == ["succeeded"], later
         return ("loaded as a delivery of nothing (rows_read 0; by design: a department with no changes sends "
                 "its header); later deltas went on loading")
     raise AssertionError(f"no check for accepted case {case.case_id}")
