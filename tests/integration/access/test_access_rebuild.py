@@ -41,15 +41,20 @@ def test_every_role_still_reads_after_the_core_and_marts_are_rebuilt(warehouse_a
 
 
 def test_swapped_marts_have_no_grants_until_grant_access(warehouse_ab, login, connect_as) -> None:
-    """Why grant_access belongs in the transaction that swaps the marts in."""
+    """Why grant_access belongs in the transaction that swaps the marts in (publish_marts does it)."""
     from community_dw.pipeline import build_marts, publish_marts
 
     analyst = connect_as(login("cdw_analyst"))
     build_marts()
-    publish_marts()
+    with warehouse_ab.begin() as conn:  # a swap without the grant step: the new table is unreadable
+        conn.exec_driver_sql("drop table mart.resident_population cascade")
+        conn.exec_driver_sql("alter table mart_build.resident_population set schema mart")
     with pytest.raises(psycopg2.errors.InsufficientPrivilege):
         query(analyst, "select count(*) from mart.resident_population")
     grant_access(warehouse_ab)
+    assert query(analyst, "select sum(residents) from mart.resident_population") == [(5,)]
+    build_marts()
+    publish_marts()  # the pipeline's swap re-grants in the same transaction: readable at once
     assert query(analyst, "select sum(residents) from mart.resident_population") == [(5,)]
 
 
