@@ -8,6 +8,16 @@ people got a dose (closes). Prints seconds and rows/s; figures are printed, neve
 
     .venv/bin/python bench/bench_outreach.py [--persons N] [--export]
 
+With --truth, it measures instead of timing: a city of --residents is simulated (defects at their
+default rates), run through the real pipeline (run_pipeline: ingest -> resolve -> core -> marts ->
+outreach lists), day by day with --daily (so items open, refresh and close as the days go), and the
+open items are scored against the needs recomputed from the simulator's truth
+(tests/integration/outreach/outreach_truth.py): precision and recall per rule and overall, and
+every miss with its cause (resolution merge/split, missing dose link, age, residency, ...).
+
+    flock /tmp/cdw-bench.lock .venv/bin/python bench/bench_outreach.py --truth [--residents 100000]
+        [--days 3] [--seed 23] [--daily] [--keep] [--show N]
+
 Uses CDW_TEST_DATABASE_URL's server when set, else the embedded PostgreSQL.
 """
 
@@ -25,7 +35,9 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "plugins"))
+sys.path.insert(1, str(ROOT))  # tests.integration.outreach.outreach_truth for --truth
 
 AS_OF = date(2026, 11, 2)
 
@@ -110,11 +122,77 @@ def _server_url() -> str:
     return embedded.ensure_database("postgres")
 
 
+def measure_against_truth(args: argparse.Namespace) -> None:
+    from tests.integration.marts.truth_figures import Truth
+    from tests.integration.outreach import outreach_truth as ot
+
+    server = _server_url()
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    tag = uuid.uuid4().hex[:8]
+    names = [f"cdw_bench_outreach_truth_{tag}", f"cdw_bench_outreach_health_{tag}"]
+    with admin.connect() as conn:
+        for name in names:
+            conn.exec_driver_sql(f'create database "{name}"')
+    url, health_url = (make_url(server).set(database=n).render_as_string(hide_password=False) for n in names)
+    folder = tempfile.mkdtemp(prefix="cdw_bench_outreach_")
+    engine = sa.create_engine(url)
+    try:
+        from community_dw.warehouse.migrate import migrate
+
+        migrate(engine)
+        print(f"city of {args.residents:,} residents, seed {args.seed}, {args.days} days "
+              f"({'pipeline every day' if args.daily else 'pipeline once for the last day'}), default defect rates")
+        seconds = ot.simulate_and_build(Path(folder), url, health_url, args.residents, args.days, args.seed, args.daily)
+        started = time.perf_counter()
+        truth = Truth.load(Path(folder))
+        expected = ot.expected_needs(truth)
+        got = ot.listed(engine, truth)
+        scored = ot.score(expected, got, truth)
+        seconds["score"] = time.perf_counter() - started
+        print(", ".join(f"{k} {v:.0f}s" for k, v in seconds.items()))
+        print(f"as of {truth.as_of}: {len(truth.residents):,} residents in truth; resolution: "
+              f"{len(got.split_persons):,} persons split, {len(got.merged_keys):,} keys merging persons")
+        print(scored.report())
+        if args.show:
+            columns = ["person_key", "person_id", "rule_id", "cause"]
+            for title, frame in (("listed, not expected", scored.false_positives),
+                                 ("expected, not listed", scored.false_negatives)):
+                if len(frame):
+                    print(f"\n{title} (first {args.show}):")
+                    print(frame[[c for c in columns if c in frame]].head(args.show).to_string(index=False))
+        if args.keep:
+            print(f"kept: warehouse {url}\n      health {health_url}\n      city {folder}")
+    finally:
+        engine.dispose()
+        if not args.keep:
+            from community_dw.warehouse.connection import _engine_for
+
+            _engine_for(url).dispose()
+            with admin.connect() as conn:
+                for name in names:
+                    conn.exec_driver_sql(f'drop database if exists "{name}" with (force)')
+            import shutil
+
+            shutil.rmtree(folder, ignore_errors=True)
+        admin.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--persons", type=int, default=1_000_000)
     parser.add_argument("--export", action="store_true", help="also time the XLSX/CSV export of every list")
+    parser.add_argument("--truth", action="store_true",
+                        help="measure precision and recall against a simulated city's truth instead of timing")
+    parser.add_argument("--residents", type=int, default=100_000, help="--truth: city size")
+    parser.add_argument("--days", type=int, default=3, help="--truth: simulated days")
+    parser.add_argument("--seed", type=int, default=23, help="--truth: simulator seed")
+    parser.add_argument("--daily", action="store_true", help="--truth: run the pipeline for every day, not once")
+    parser.add_argument("--keep", action="store_true", help="--truth: keep the databases and the city folder")
+    parser.add_argument("--show", type=int, default=20, help="--truth: print this many misses of each kind")
     args = parser.parse_args()
+    if args.truth:
+        measure_against_truth(args)
+        return
 
     from community_dw.outreach.lists import build_outreach_lists
     from community_dw.warehouse.migrate import migrate
