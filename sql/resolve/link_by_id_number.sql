@@ -1,8 +1,10 @@
 -- Deterministic resolution: a record whose ID number is valid and agrees with its stated birth date
 -- and sex links to the person that owns that ID number; an ID number seen for the first time gets a
 -- new person key. Records already linked keep their link (stable keys).
+-- Rows go in sorted by the primary key: millions of links on a first run fill the index page by page
+-- instead of touching a random page per row.
 with unlinked as (
-    select r.*
+    select r.source, r.record_ref, r.id_number
     from core.person_record r
     where r.id_valid and not r.id_conflict and r.id_number is not null
       and not exists (select 1 from core.person_link l where l.source = r.source and l.record_ref = r.record_ref)
@@ -16,6 +18,7 @@ new_numbers as (
 ),
 owners as (
     select id_number, person_key from core.person_id_number
+    where id_number in (select id_number from unlinked)
     union all
     select id_number, person_key from new_numbers
 ),
@@ -24,6 +27,7 @@ final as (
     select u.source, u.record_ref, o.person_key, 'id_number', 1.0, 'deterministic-v1'
     from unlinked u
     join owners o using (id_number)
+    order by u.source, u.record_ref
     returning 1
 )
 select count(*) from final;

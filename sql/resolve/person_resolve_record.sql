@@ -22,7 +22,9 @@ with final as (
         extract(year from birth_date)::int::text as birth_year,
         -- flags
         id_valid,
-        id_conflict
+        id_conflict,
+        -- where the record says the person lives (residents, service recipients)
+        community
     from core.person_record
 )
 select * from final;

@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 SETTINGS_DIR = Path(__file__).resolve().parent / "settings"
 
 #: Comparison kinds the settings file may name (see _levels).
-KINDS = ("exact", "jaro_winkler", "levenshtein", "date", "any_exact")
+KINDS = ("exact", "jaro_winkler", "levenshtein", "date", "any_exact", "cascade")
 
 
 @dataclass(frozen=True)
@@ -41,10 +41,16 @@ class LinkSettings:
     version: str = ""
 
     @property
+    def m_floors(self) -> dict[str, float]:
+        """Comparisons with an m floor of their own (settings `m_floor`), by output column."""
+        return {comp.get("output") or comp["column"]: float(comp["m_floor"])
+                for comp in self.comparisons if "m_floor" in comp}
+
+    @property
     def compared_columns(self) -> list[str]:
         cols: list[str] = []
         for comp in self.comparisons:
-            cols.extend(comp.get("columns") or [comp["column"]])
+            cols.extend(c for c in comp.get("columns") or [comp["column"]] if c not in cols)
         return cols
 
 
@@ -92,6 +98,24 @@ def _null(column: str) -> str:
 def _levels(comp: dict[str, Any]) -> list[dict[str, Any]]:
     """Comparison levels (DuckDB SQL) for one comparison of the settings file, most alike first."""
     kind = comp["kind"]
+    if kind == "cascade":
+        # One comparison over several columns that say the same thing (a name and its pinyin):
+        # counted once, at the first level that holds, so correlated evidence is not added twice.
+        first = comp["columns"][0]
+        levels = [{"sql_condition": _null(first), "label_for_charts": "null", "is_null_level": True}]
+        for column, how, *arg in comp["levels"]:
+            left, right = _q(column, "l"), _q(column, "r")
+            if how == "exact":
+                levels.append({"sql_condition": f"{left} = {right}", "label_for_charts": f"{column} exact"})
+            elif how == "jaro_winkler":
+                levels.append({"sql_condition": f"jaro_winkler_similarity({left}, {right}) >= {arg[0]}",
+                               "label_for_charts": f"{column} jw >= {arg[0]}"})
+            elif how == "levenshtein":
+                levels.append({"sql_condition": f"levenshtein({left}, {right}) <= {arg[0]}",
+                               "label_for_charts": f"{column} lev <= {arg[0]}"})
+            else:
+                raise ValueError(f"cascade level {how!r}: one of exact, jaro_winkler, levenshtein")
+        return levels + [{"sql_condition": "ELSE", "label_for_charts": "else"}]
     if kind == "any_exact":
         cols = comp["columns"]
         side_null = " OR ".join(
@@ -208,21 +232,26 @@ def train(frame: pd.DataFrame, settings: LinkSettings) -> dict[str, Any]:
             # A small or young warehouse may have no pairs for a block; the other blocks still train.
             log.warning("EM block %s skipped: %s", rule, str(error).splitlines()[0])
     model = smooth(linker.misc.save_model_to_json(), float(cfg.get("m_floor", 0.001)),
-                   float(cfg.get("u_floor", 1e-7)))
+                   float(cfg.get("u_floor", 1e-7)), settings.m_floors)
     # EM estimates the match prior per block; the file's prior is the deliberate one for the whole set.
     model["probability_two_random_records_match"] = settings.probability_two_random_records_match
     return model
 
 
-def smooth(model: dict[str, Any], m_floor: float, u_floor: float) -> dict[str, Any]:
+def smooth(model: dict[str, Any], m_floor: float, u_floor: float,
+           m_floors: dict[str, float] | None = None) -> dict[str, Any]:
     """Floor m and u of every non-null level, renormalized per comparison.
 
     A level never seen in training gets m (or u) 0, i.e. an infinite weight: one typo in a name would
     forbid a link forever, and one day-month swap absent from the random sample would force one.
+    `m_floors` sets a comparison's own floor (by output column): a totally different name or birth
+    date among true matches is far rarer than the default floor says, and must outweigh the family
+    evidence (household, phone) that relatives share.
     """
     for comp in model["comparisons"]:
         levels = [lvl for lvl in comp["comparison_levels"] if not lvl.get("is_null_level")]
-        for key, floor in (("m_probability", m_floor), ("u_probability", u_floor)):
+        own_m_floor = (m_floors or {}).get(comp.get("output_column_name"), m_floor)
+        for key, floor in (("m_probability", own_m_floor), ("u_probability", u_floor)):
             values = [lvl.get(key) if isinstance(lvl.get(key), (int, float)) else 0.0 for lvl in levels]
             values = [max(v, floor) for v in values]
             total = sum(values)

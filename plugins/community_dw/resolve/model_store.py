@@ -50,11 +50,18 @@ def training_records(conn: Connection, settings: LinkSettings):
     limit = int(settings.training.get("max_sample_records", 300_000))
     modulus = max(TRAIN_PERSON_MODULUS_MIN, -(-int(total) // max(limit, 1)))
     cols = ", ".join(f"r.{_ident(c)}" for c in settings.columns)
+    # Linked records of every modulus-th person, plus the still unlinked records (resolve_pending,
+    # when resolve_all runs) at the same rate.
+    pending = conn.exec_driver_sql("select to_regclass('pg_temp.resolve_pending')").scalar() is not None
+    unlinked = (f"union all select r.uid, {cols} from resolve_pending r where hashtext(r.uid) % {modulus} = 0"
+                if pending else "")
     return read_frame(conn, f"""
-        select distinct r.uid, {cols}
-        from core.person_resolve_record r
-        left join core.person_link l using (source, record_ref)
-        where coalesce(l.person_key, hashtext(r.uid)) % {modulus} = 0""")
+        select distinct * from (
+            select r.uid, {cols}
+            from core.person_resolve_record r
+            join core.person_link l using (source, record_ref)
+            where l.person_key % {modulus} = 0
+            {unlinked}) sample""")
 
 
 def get_or_train_model(conn: Connection, settings: LinkSettings) -> dict[str, Any]:

@@ -69,21 +69,18 @@ def _ident(column: str) -> str:
 def candidate_query(settings: LinkSettings) -> str:
     """Linked records sharing all columns of at least one blocking rule with an unlinked record.
 
-    One hashed semi-join per rule, unioned: only the persons that can possibly be compared leave
-    the warehouse, so a daily delta does not copy out the whole city.
+    One scan of the records with a hashed semi-join per rule (ORed): only the persons that can
+    possibly be compared leave the warehouse, so a daily delta does not copy out the whole city.
     """
     cols = ", ".join(f"r.{_ident(c)}" for c in settings.columns)
-    parts = []
+    tests = []
     for rule in settings.blocking:
         keys = ", ".join(_ident(c) for c in rule)
         not_null = " and ".join(f"u.{_ident(c)} is not null" for c in rule)
-        parts.append(
-            f"select l.person_key, {cols} from core.person_resolve_record r "
-            f"join core.person_link l using (source, record_ref) "
-            f"where ({', '.join('r.' + _ident(c) for c in rule)}) in "
-            f"(select {keys} from resolve_unlinked u where {not_null})")
-    all_cols = ", ".join(["person_key"] + [_ident(c) for c in settings.columns])
-    return _PROFILE_SQL.format(cols=all_cols, query=" union all ".join(parts))
+        tests.append(f"({', '.join('r.' + _ident(c) for c in rule)}) in "
+                     f"(select {keys} from resolve_pending u where {not_null})")
+    return (f"select distinct l.person_key, {cols} from core.person_resolve_record r "
+            f"join core.person_link l using (source, record_ref) where " + "\n or ".join(tests))
 
 
 def _profiles(records: pd.DataFrame, settings: LinkSettings, prefix: str) -> tuple[pd.DataFrame, pd.Series]:
@@ -128,25 +125,17 @@ def _evidence(pairs: pd.DataFrame, settings: LinkSettings) -> pd.Series:
 def resolve_probabilistic(conn: Connection, settings: LinkSettings, model: dict[str, Any]) -> ProbabilisticCounts:
     """Steps 1-3 of the module docstring, in the caller's transaction; see insert_pending_reviews."""
     counts = ProbabilisticCounts()
-    run_sql(conn, "resolve/person_resolve_record")
     cols = ", ".join(_ident(c) for c in settings.columns)
-    _execute(conn, "drop table if exists resolve_unlinked; drop table if exists resolve_pair_pending; "
-                   "drop table if exists resolve_decision")
-    _execute(conn, f"""
-        create temp table resolve_unlinked on commit drop as
-        select r.source, r.record_ref, {cols}
-        from core.person_resolve_record r
-        where not exists (select 1 from core.person_link l where l.source = r.source and l.record_ref = r.record_ref)""")
+    _execute(conn, "drop table if exists resolve_pair_pending; drop table if exists resolve_decision")
     _execute(conn, """
         create temp table resolve_pair_pending (source text, record_ref text, other_source text,
             other_record_ref text, match_probability double precision, evidence jsonb) on commit drop;
         create temp table resolve_decision (source text, record_ref text, kind text, person_key bigint,
             component text, score double precision) on commit drop""")
-    unlinked = read_frame(conn, "select * from resolve_unlinked")
+    unlinked = read_frame(conn, f"select source, record_ref, {cols} from resolve_pending")
     counts.unlinked_records = len(unlinked)
     if unlinked.empty:
         return counts
-    _execute(conn, "analyze resolve_unlinked")
     candidates = read_frame(conn, candidate_query(settings))
     counts.candidate_profiles = len(candidates)
 
@@ -245,7 +234,8 @@ def resolve_probabilistic(conn: Connection, settings: LinkSettings, model: dict[
 
 
 def _apply_decisions(conn: Connection, settings: LinkSettings) -> None:
-    """resolve_decision -> core.person_link, set-based: links, then one new key per group."""
+    """resolve_decision -> core.person_link, set-based: links, then one new key per group; the linked
+    records leave resolve_pending."""
     version = settings.version.replace("'", "''")
     _execute(conn, f"""
         insert into core.person_link (source, record_ref, person_key, method, score, rule_version)
@@ -259,7 +249,10 @@ def _apply_decisions(conn: Connection, settings: LinkSettings) -> None:
         insert into core.person_link (source, record_ref, person_key, method, score, rule_version)
         select d.source, d.record_ref, k.person_key, 'new_person', d.score, '{version}'
         from resolve_decision d join new_keys k using (component)
-        where d.kind = 'group'""")
+        where d.kind = 'group';
+
+        delete from resolve_pending p using resolve_decision d
+        where p.source = d.source and p.record_ref = d.record_ref""")
 
 
 def insert_pending_reviews(conn: Connection) -> int:
