@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,26 @@ class LinkSettings:
     probability_two_random_records_match: float
     training: dict[str, Any] = field(default_factory=dict)
     version: str = ""
+    #: how many bits (log2 odds) the best candidate must be ahead of the next one to be linked
+    margin_bits: float = 10.0
+
+    def no_link_gammas(self) -> dict[str, set[int]]:
+        """Per output column, the gamma values (Splink numbers levels else = 0 upwards) of the levels
+        the settings file names under `no_link_levels`: a pair at one of them is never linked
+        automatically, however much else agrees (twins share birth date, phone and household; a
+        father and son may share a name and household)."""
+        out: dict[str, set[int]] = {}
+        for comp in self.comparisons:
+            names = comp.get("no_link_levels")
+            if not names:
+                continue
+            labels = [lvl["label_for_charts"] for lvl in _levels(comp) if not lvl.get("is_null_level")]
+            unknown = set(names) - set(labels)
+            if unknown:
+                raise ValueError(f"comparison {comp.get('output') or comp['column']}: no_link_levels "
+                                 f"{sorted(unknown)} not among its levels {labels}")
+            out[comp.get("output") or comp["column"]] = {len(labels) - 1 - labels.index(n) for n in names}
+        return out
 
     @property
     def m_floors(self) -> dict[str, float]:
@@ -73,6 +94,7 @@ def load_settings(name_or_path: str | Path = "person") -> LinkSettings:
         lower=float(raw["thresholds"]["lower"]),
         probability_two_random_records_match=float(raw.get("probability_two_random_records_match", 1e-4)),
         training=dict(raw.get("training") or {}),
+        margin_bits=float(raw["thresholds"].get("margin_bits", 10.0)),
         # The version names the exact file content, so a link can be traced to the rules that made it.
         version=f"{path.stem}@{hashlib.sha256(text.encode('utf-8')).hexdigest()[:12]}",
     )
@@ -305,6 +327,14 @@ def _pairs(predictions, settings: LinkSettings) -> pd.DataFrame:
     frame = predictions.as_pandas_dataframe()
     predictions.drop_table_from_database_and_remove_from_cache()
     frame = frame.rename(columns={f"{uid}_l": "uid_l", f"{uid}_r": "uid_r"})
+    vetoed = pd.Series(False, index=frame.index)
+    for output, gammas in settings.no_link_gammas().items():
+        if f"gamma_{output}" in frame.columns:
+            vetoed |= frame[f"gamma_{output}"].isin(gammas)
+    if vetoed.any():
+        # at most a review pair: just under the upper threshold
+        frame.loc[vetoed, "match_probability"] = frame.loc[vetoed, "match_probability"].clip(
+            upper=float(np.nextafter(settings.upper, 0)))
     keep = ["uid_l", "uid_r", "match_probability", "match_weight"]
     keep += [c for c in frame.columns if c.startswith("gamma_")]
     keep += [c for col in settings.compared_columns for c in (f"{col}_l", f"{col}_r") if c in frame.columns]

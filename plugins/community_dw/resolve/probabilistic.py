@@ -6,8 +6,9 @@ pass) and before it:
 1. the unlinked records and the profiles (distinct attribute sets) of the persons that share a
    blocking key with one of them are copied out of PostgreSQL;
 2. unlinked profiles are scored against person profiles (Splink, DuckDB): the best person at or
-   above the upper threshold, alone there, is linked ('probabilistic'); a person between the
-   thresholds (or two above the upper one) becomes a review pair in review.person_match;
+   above the upper threshold, at least `margin_bits` ahead of the next person, is linked
+   ('probabilistic'); otherwise the candidates at or above the lower one become review pairs in
+   review.person_match;
 3. the remaining unlinked profiles are scored against each other: groups joined at or above the
    upper threshold become one new person; doubtful pairs wait (resolve_pair_pending) until the
    new-person pass has given both sides a key, then go to review.
@@ -150,12 +151,15 @@ def resolve_probabilistic(conn: Connection, settings: LinkSettings, model: dict[
     review_rows: list[pd.DataFrame] = []
     if not pairs.empty:
         pairs["person_key"] = pairs["uid_r"].map(person_of)
-        pairs = pairs.sort_values(["uid_l", "match_probability"], ascending=[True, False])
+        # by weight: probabilities saturate at 1.0 and would not order two strong candidates
+        pairs = pairs.sort_values(["uid_l", "match_weight"], ascending=[True, False])
         best = pairs.drop_duplicates(["uid_l", "person_key"])
-        n_upper = best[best.match_probability >= settings.upper].groupby("uid_l").size()
         top = best.drop_duplicates("uid_l").set_index("uid_l")
-        link_ok = top[(top.match_probability >= settings.upper)
-                      & (n_upper.reindex(top.index).fillna(0) == 1)]
+        runner_up = best[best.duplicated("uid_l")].drop_duplicates("uid_l").set_index("uid_l").match_weight
+        # Linked when above the upper threshold and clearly ahead of the next person: two namesakes
+        # born the same day can both be above it, and the phone one of them shares decides.
+        margin = top.match_weight - runner_up.reindex(top.index).fillna(-np.inf)
+        link_ok = top[(top.match_probability >= settings.upper) & (margin >= settings.margin_bits)]
         linked_profiles = {u: (int(r.person_key), float(r.match_probability)) for u, r in link_ok.iterrows()}
         doubtful = best[~best.uid_l.isin(linked_profiles)]
         doubtful = doubtful.groupby("uid_l", sort=False).head(MAX_REVIEW_CANDIDATES)
