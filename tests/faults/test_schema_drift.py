@@ -84,8 +84,6 @@ def test_a_renamed_required_column_is_a_clear_error(city: City, drop: Path, fres
 
 
 @pytest.mark.scenario("Schema drift: text in a date column (files)")
-@pytest.mark.xfail(strict=True, reason="known gap: an unreadable 出生日期 is neither quarantined nor flagged "
-                                       "in staging (stage/public_security.py keeps no birth-date issue)")
 def test_text_in_a_resident_date_column_is_flagged(city: City, drop: Path, fresh_warehouse: sa.Engine,
                                                    reliability: ReliabilityRow) -> None:
     rows = read_csv(city.root / "public_security" / FULL)
@@ -99,15 +97,21 @@ def test_text_in_a_resident_date_column_is_flagged(city: City, drop: Path, fresh
     standardize(["public_security"])
     assert outcome.status == "succeeded" and _steps_add_up(fresh_warehouse)
     lines = [number + 1 for number in garbled]  # source_row is the CSV line (header = line 1)
-    from_id, blank = fetch(fresh_warehouse, """
-        select count(*) filter (where birth_date is not null), count(*) filter (where birth_date is null)
+    flagged, from_id, blank = fetch(fresh_warehouse, """
+        select count(*) filter (where birth_date_issue = 'unparseable'),
+               count(*) filter (where birth_date is not null and id_valid),
+               count(*) filter (where birth_date is null)
         from staging.stg_public_security__resident where source_row = any(:rows)""", rows=lines)[0]
-    quarantined = scalar(fresh_warehouse, "select count(*) from quarantine.public_security__resident "
-                                          "where source_row = any(:rows)", rows=lines)
-    reliability.saw(f"no crash, counts add up; staging took the birth date from a valid ID number for {from_id} "
-                    f"rows and left it blank for {blank}; {quarantined} quarantined and no staging column says "
-                    "the delivered date was unreadable (the text survives only in raw)")
-    assert quarantined == len(garbled), "unreadable birth dates are neither quarantined nor flagged"
+    others_flagged = scalar(fresh_warehouse, "select count(*) from staging.stg_public_security__resident "
+                                             "where birth_date_issue is not null and source_row <> all(:rows)",
+                            rows=lines)
+    kept_in_raw = scalar(fresh_warehouse, "select count(*) from raw.public_security__resident "
+                                          "where birth_date = '不详'")
+    reliability.saw(f"no crash, counts add up; all {flagged} rows kept and flagged birth_date_issue = 'unparseable' "
+                    f"(the staging gate warns on it); birth date taken from a valid ID number for {from_id}, blank "
+                    f"for {blank}; the delivered text kept in raw ({kept_in_raw} rows); no other row flagged")
+    assert flagged == len(garbled) and others_flagged == 0 and kept_in_raw == len(garbled)
+    assert from_id + blank == len(garbled)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from community_dw.standardize.dates import parse_dates
 from community_dw.standardize.id_number import id_conflicts, standardize_id_numbers
 from community_dw.standardize.names import standardize_names
 from community_dw.standardize.phones import standardize_phones
+from community_dw.standardize.reasons import BLANK
 from community_dw.standardize.sex import standardize_sex
 
 CHANGE_TYPES = {"新增", "迁入", "迁出", "死亡", "信息变更"}
@@ -29,7 +30,10 @@ def transform_residents(raw: pd.DataFrame, delivery_name: str) -> StageResult:
     delivered_on = delivery_date(PurePath(delivery_name))
     names = standardize_names(raw["name"])
     ids = standardize_id_numbers(raw["id_number"])
-    stated_birth = parse_dates(raw["birth_date"])["date"]
+    stated = parse_dates(raw["birth_date"], max_date=pd.Timestamp(delivered_on) if delivered_on else None)
+    stated_birth = stated["date"]
+    # Text such as 不详 or an impossible date: not used, but said (a blank is not an issue).
+    birth_date_issue = stated["date_issue"].where(stated["date_issue"] != BLANK)
     stated_sex = standardize_sex(raw["sex"])
     conflicts = id_conflicts(ids, stated_birth, stated_sex)
     phones = standardize_phones(raw["phone"])
@@ -46,7 +50,7 @@ def transform_residents(raw: pd.DataFrame, delivery_name: str) -> StageResult:
         "name": names["name"], "name_pinyin": names["name_pinyin"],
         "id_type": _clean_text(raw["id_type"]), "id_number": ids["id_number"], "id_valid": ids["id_valid"],
         "id_issue": ids["id_issue"], "id_upgraded_from_15": ids["id_upgraded_from_15"],
-        "birth_date": birth_date, "sex": sex,
+        "birth_date": birth_date, "birth_date_issue": birth_date_issue, "sex": sex,
         "birth_date_conflict": conflicts["birth_date_conflict"], "sex_conflict": conflicts["sex_conflict"],
         "ethnicity": _clean_text(raw["ethnicity"]),
         "phone_primary": phones["phone_primary"], "phone_primary_type": phones["phone_primary_type"],
