@@ -1,8 +1,8 @@
 -- Deterministic resolution: a record whose ID number is valid and agrees with its stated birth date
 -- and sex links to the person that owns that ID number; an ID number seen for the first time gets a
 -- new person key. Records already linked keep their link (stable keys).
--- Rows go in sorted by the primary key: millions of links on a first run fill the index page by page
--- instead of touching a random page per row.
+-- On a first load the caller drops the indexes of core.person_link and core.person_id_number around
+-- this statement and builds them again once (resolve/deterministic.py).
 with unlinked as (
     select r.source, r.record_ref, r.id_number
     from core.person_record r
@@ -27,7 +27,6 @@ final as (
     select u.source, u.record_ref, o.person_key, 'id_number', 1.0, 'deterministic-v1'
     from unlinked u
     join owners o using (id_number)
-    order by u.source, u.record_ref
     returning 1
 )
 select count(*) from final;
