@@ -152,6 +152,18 @@ def prepare(template: str, landing: Path, residents: int, days: int, seed: int) 
          "prepared_at": datetime.now().isoformat(timespec="seconds")}))
 
 
+class StepSeconds(logging.Handler):
+    """Keeps the seconds per step resolve_all logs with its summary line."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seconds: dict = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage().startswith("resolve_all:") and isinstance(record.args, tuple):
+            self.seconds = record.args[-1]
+
+
 def measure(template: str, landing: Path, score: bool, keep: bool) -> dict:
     """Clone the template, run the resolve stage as the pipeline runs it, score the links."""
     from community_dw import pipeline
@@ -163,6 +175,8 @@ def measure(template: str, landing: Path, score: bool, keep: bool) -> dict:
     previous = os.environ.get("CDW_WAREHOUSE_URL")
     os.environ["CDW_WAREHOUSE_URL"] = url
     load = os.getloadavg()
+    steps = StepSeconds()
+    logging.getLogger("community_dw.resolve.run").addHandler(steps)
     try:
         with PeakMemory() as memory:
             started = time.perf_counter()
@@ -170,9 +184,9 @@ def measure(template: str, landing: Path, score: bool, keep: bool) -> dict:
             seconds = time.perf_counter() - started
         result = {"seconds": round(seconds, 1), "peak_rss_gb": round(memory.peak / 2**30, 2),
                   "loadavg_before": [round(x, 2) for x in load], "loadavg_after": [round(x, 2) for x in os.getloadavg()],
-                  "counts": counts}
+                  "counts": counts, "step_seconds": steps.seconds}
         print(f"resolve: {seconds:.1f}s, peak RSS {memory.peak / 2**30:.2f} GB, load {load[0]:.2f} -> "
-              f"{os.getloadavg()[0]:.2f}; counts {counts}", flush=True)
+              f"{os.getloadavg()[0]:.2f}; seconds per step {steps.seconds}\ncounts {counts}", flush=True)
         if score:
             engine = sa.create_engine(url)
             scored = score_links(engine, landing)
@@ -185,6 +199,7 @@ def measure(template: str, landing: Path, score: bool, keep: bool) -> dict:
             print(f"kept warehouse: {make_url(url).render_as_string(hide_password=False)}")
         return result
     finally:
+        logging.getLogger("community_dw.resolve.run").removeHandler(steps)
         if previous is None:
             os.environ.pop("CDW_WAREHOUSE_URL", None)
         else:
