@@ -72,8 +72,24 @@ FIRST_RECORD_ID = 30_000_001
 
 
 @dataclass
+class Versions:
+    """Every version of every record: an Arrow table in generation order and the file order."""
+
+    table: pa.Table     # COLUMNS + version, visible_day; low-cardinality text dictionary-encoded
+    order: np.ndarray   # row positions in file order: (visible_day, record_id, version)
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def slices(self, rows: int) -> Iterator[pa.Table]:
+        """The versions in file order, `rows` at a time, as the file's types."""
+        for start in range(0, len(self.order), rows):
+            yield _decoded(self.table.take(pa.array(self.order[start:start + rows])))
+
+
+@dataclass
 class HealthData:
-    versions: pd.DataFrame   # COLUMNS + version, visible_day
+    versions: Versions       # COLUMNS + version, visible_day
     records: pd.DataFrame    # truth: record_id, person_id, ... flags
     status: pd.DataFrame     # truth: person_id, vaccine_code, doses, complete
 
@@ -277,50 +293,51 @@ def build_health(persons: pd.DataFrame, cfg: SimConfig, rng: np.random.Generator
         if pd.Index(site_names).is_unique else pd.Categorical(site_names[site_idx])
     yyyymm = vaccinated.astype("datetime64[M]")
     ym = (yyyymm.astype(np.int64) // 12 + 1970) * 100 + yyyymm.astype(np.int64) % 12 + 1
-    batch = _arrow_text(pc.cast(pa.array(ym * 10000 + rng.integers(1000, 9999, m)), pa.string()))
+    batch = pc.cast(pa.array(ym * 10000 + rng.integers(1000, 9999, m)), pa.string())
     created = recs.created.to_numpy().astype("datetime64[s]")
-    base = pd.DataFrame({
-        "record_id": record_ids,
-        "recipient_name": _arrow_text(names),
-        "id_type": pd.Categorical(col["id_type"][pidx]),
-        "id_number": _arrow_text(ids),
-        "birth_date": birth_days[pidx],
-        "sex": pd.Categorical(col["sex"][pidx]),
-        "phone": _arrow_text(phones),
-        "vaccine_code": pd.Categorical(code),
-        "vaccine_name": pd.Categorical(vname),
-        "dose_number": dose_number,
-        "vaccinated_at": vaccinated,
-        "site_name": site,
-        "manufacturer": pd.Categorical(maker),
-        "batch_no": batch,
-        "updated_at": created,
-        "is_deleted": False,
-        "version": 0,
-        "visible_day": visible_day,
-    })
-    # the per-record object arrays (and the str objects behind them) are in `base` now
-    del names, ids, phones, true_names, true_ids, canonical, vname, maker, col
-    release_memory()
-
     # historical corrections: only the corrected version was ever visible
     hist_corr = (created_day == 1) & (created < day1) & (rng.random(m) < rates.health_corrected)
     corr_at = created + rng.integers(3600, 300 * 86400, m).astype("timedelta64[s]")
     hist_corr &= corr_at < day1
-    base.loc[hist_corr, "updated_at"] = corr_at[hist_corr]
-    base.loc[hist_corr, "batch_no"] = base.batch_no[hist_corr] + "A"
+    updated = np.where(hist_corr, corr_at, created)
+    batch = pc.if_else(pa.array(hist_corr), pc.binary_join_element_wise(batch, "A", ""), batch)
     log.add(SOURCE, TABLE, record_ids[hist_corr], "updated_at", "corrected_before_day1")
+    # Every version is an Arrow table (low-cardinality text dictionary-encoded); the versions are
+    # put in file order by sorting their keys only, and `write_versions` takes one row group at a
+    # time. Concatenating and sorting pandas frames of 3.4M rows held three copies of them at once.
+    base = pa.table({
+        "record_id": pa.array(record_ids),
+        "recipient_name": pa.array(names, type=pa.string(), from_pandas=True),
+        "id_type": pa.array(pd.Categorical(col["id_type"][pidx])),
+        "id_number": pa.array(ids, type=pa.string(), from_pandas=True),
+        "birth_date": pa.array(birth_days[pidx], type=pa.date32()),
+        "sex": pa.array(pd.Categorical(col["sex"][pidx])),
+        "phone": pa.array(phones, type=pa.string(), from_pandas=True),
+        "vaccine_code": pa.array(pd.Categorical(code)),
+        "vaccine_name": pa.array(pd.Categorical(vname)),
+        "dose_number": pa.array(dose_number, type=pa.int64()),
+        "vaccinated_at": _instants(vaccinated),
+        "site_name": pa.array(site),
+        "manufacturer": pa.array(pd.Categorical(maker)),
+        "batch_no": batch,
+        "updated_at": _instants(updated),
+        "is_deleted": pa.array(np.zeros(m, dtype=bool)),
+        "version": pa.array(np.zeros(m, dtype=np.int64)),
+        "visible_day": pa.array(visible_day.astype(np.int64)),
+    })
+    # the per-record object arrays (and the str objects behind them) are in `base` now
+    del names, ids, phones, true_names, true_ids, canonical, vname, maker, col, batch
+    release_memory()
 
-    versions = [base]
+    # later versions, each a copy of base rows with a few columns changed: (base rows, updated_at,
+    # is_deleted, version, visible_day, batch_no suffix); base itself is version 0 of every row
+    later: list[tuple[np.ndarray, np.ndarray, bool, int, np.ndarray, str]] = []
     # revocations of records entered in error
     err = recs.entered_in_error.to_numpy()
-    deletes = base[err].copy()
-    deletes["updated_at"] = recs.delete_at.to_numpy()[err]
-    deletes["is_deleted"] = True
-    deletes["version"] = 1
-    deletes["visible_day"] = day_of(deletes.updated_at.to_numpy())
-    versions.append(deletes)
-    log.add(SOURCE, TABLE, deletes.record_id.to_numpy(), "is_deleted", "soft_deleted")
+    err_rows = np.flatnonzero(err)
+    delete_at = recs.delete_at.to_numpy().astype("datetime64[s]")[err]
+    later.append((err_rows, delete_at, True, 1, day_of(delete_at), ""))
+    log.add(SOURCE, TABLE, record_ids[err_rows], "is_deleted", "soft_deleted")
 
     # daily corrections of visible genuine records: the site fixes a batch number
     corrected_daily = np.zeros(m, dtype=bool)
@@ -328,22 +345,38 @@ def build_health(persons: pd.DataFrame, cfg: SimConfig, rng: np.random.Generator
         pool = np.flatnonzero((visible_day < d) & ~err)
         k = rng.binomial(len(pool), rates.health_daily_correction)
         pick = rng.choice(pool, size=k, replace=False)
-        c = base.iloc[pick].copy()
         date = np.datetime64(pd.Timestamp(cfg.day_date(d)).to_datetime64(), "s")
-        c["updated_at"] = date + rng.integers(9 * 3600, 18 * 3600, k).astype("timedelta64[s]")
-        c["batch_no"] = c.batch_no + "R"
-        c["version"] = 2 + d
-        c["visible_day"] = d
-        versions.append(c)
+        when = date + rng.integers(9 * 3600, 18 * 3600, k).astype("timedelta64[s]")
+        later.append((pick, when, False, 2 + d, np.full(k, d, dtype=np.int64), "R"))
         corrected_daily[pick] = True
-        log.add(SOURCE, TABLE, c.record_id.to_numpy(), "updated_at", f"corrected_day{d}")
+        log.add(SOURCE, TABLE, record_ids[pick], "updated_at", f"corrected_day{d}")
     log.add(SOURCE, TABLE, record_ids[late], "updated_at", "late_commit")
-    all_versions = pd.concat(versions, ignore_index=True).sort_values(["visible_day", "record_id", "version"],
-                                                                      kind="stable").reset_index(drop=True)
-    del versions, base
-    release_memory()
-    final = all_versions[["record_id", "is_deleted", "updated_at"]].drop_duplicates("record_id", keep="last") \
-        .set_index("record_id").reindex(record_ids)
+    tables = [base]
+    for rows, when, deleted, version, day, suffix in later:
+        t = base.take(pa.array(rows))
+        t = _set(t, "updated_at", _instants(when))
+        t = _set(t, "is_deleted", pa.array(np.full(len(rows), deleted)))
+        t = _set(t, "version", pa.array(np.full(len(rows), version, dtype=np.int64)))
+        t = _set(t, "visible_day", pa.array(day))
+        if suffix:
+            t = _set(t, "batch_no", pc.binary_join_element_wise(t.column("batch_no"), suffix, ""))
+        tables.append(t)
+    # keys of every version, in the order the tables are concatenated
+    rows_all = np.concatenate([np.arange(m), *(v[0] for v in later)])  # the base row each version copies
+    version_all = np.concatenate([np.zeros(m, dtype=np.int64), *(np.full(len(v[0]), v[3], dtype=np.int64) for v in later)])
+    day_all = np.concatenate([visible_day.astype(np.int64), *(v[4] for v in later)])
+    # file order: (visible_day, record_id, version); record ids follow base rows
+    order = np.lexsort((version_all, rows_all, day_all))
+    # the final version of a record: its last in file order
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    by_record = np.lexsort((rank, rows_all))
+    last = np.append(rows_all[by_record][1:] != rows_all[by_record][:-1], True)
+    final = by_record[last]  # one version per base row, in base row order
+    final_deleted = np.concatenate([np.zeros(m, dtype=bool), *(np.full(len(v[0]), v[2]) for v in later)])[final]
+    final_updated = np.concatenate([updated, *(v[1] for v in later)])[final]
+    versions = Versions(pa.concat_tables(tables), order)
+    del tables, base, later, rank, by_record, last, final
     records = pd.DataFrame({
         "record_id": record_ids,
         "person_id": persons.person_id.to_numpy()[pidx],
@@ -354,15 +387,37 @@ def build_health(persons: pd.DataFrame, cfg: SimConfig, rng: np.random.Generator
         "entered_in_error": err,
         "late_commit": late,
         "corrected": hist_corr | corrected_daily,
-        "is_deleted": final.is_deleted.to_numpy(),
-        "updated_at": _aware(final.updated_at.to_numpy()),
+        "is_deleted": final_deleted,
+        "updated_at": _aware(final_updated.astype("datetime64[ns]")),  # ns, as it has always been written
     })
-    # the working frames are in `all_versions` and `records` now; the status join is the step's
-    # peak, so it should not sit on top of them (~0.5 GB at a million residents)
-    del recs, doses, hist, daily, errors, deletes, final, site, batch, corr_at, age_at, created, vaccinated, code
+    # the working frames are in `versions` and `records` now; the status join should not sit on
+    # top of them
+    del recs, doses, hist, daily, errors, site, corr_at, age_at, created, updated, vaccinated, code
     release_memory()
     status = vaccination_status(persons, records, cfg)
-    return HealthData(versions=all_versions, records=records, status=status)
+    return HealthData(versions=versions, records=records, status=status)
+
+
+def _instants(local: np.ndarray) -> pa.Array:
+    """Naive Asia/Shanghai wall times as the instants they are (UTC values typed Asia/Shanghai)."""
+    utc = np.asarray(local).astype("datetime64[s]") - np.timedelta64(8, "h")
+    return pa.array(utc, type=pa.timestamp("s", tz=TZ))
+
+
+def _set(table: pa.Table, name: str, values) -> pa.Table:
+    return table.set_column(table.schema.get_field_index(name), name, values)
+
+
+def _decoded(table: pa.Table) -> pa.Table:
+    """Dictionary-encoded text decoded, large strings as strings: the types the file holds."""
+    arrays = []
+    for col in table.columns:
+        if pa.types.is_dictionary(col.type):
+            col = col.cast(col.type.value_type)
+        if pa.types.is_large_string(col.type):
+            col = col.cast(pa.string())
+        arrays.append(col)
+    return pa.Table.from_arrays(arrays, names=table.column_names)
 
 
 def _arrow_text(values) -> pd.Series:
@@ -637,10 +692,10 @@ def write_versions(health: HealthData, data_dir: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     import pyarrow.parquet as pq
 
-    # one row group at a time: the same file pq.write_table would write (same row groups, pages
-    # and metadata) without an Arrow copy of all 3.4M versions of a million-resident city at once
+    # one row group at a time, taken in file order: the same file pq.write_table would write (same
+    # row groups, pages and metadata) without a sorted copy of all 3.4M versions at once
     versions = health.versions
-    with pq.ParquetWriter(path, arrow_table(versions.iloc[:0]).schema, compression="zstd") as writer:
-        for start in range(0, len(versions), ROW_GROUP_ROWS):
-            writer.write_table(arrow_table(versions.iloc[start:start + ROW_GROUP_ROWS]), row_group_size=ROW_GROUP_ROWS)
+    with pq.ParquetWriter(path, _decoded(versions.table.slice(0, 0)).schema, compression="zstd") as writer:
+        for table in versions.slices(ROW_GROUP_ROWS):
+            writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
     return path
