@@ -9,9 +9,11 @@ from datetime import date
 from fnmatch import fnmatch
 from pathlib import Path
 
+import psycopg2
 from sqlalchemy.engine import Engine
 
 from community_dw.config import landing_dir
+from community_dw.sources.delimited import plan_direct_copy
 from community_dw.sources.delivery import DeliveryError, ParsedDelivery, parse_delivery
 from community_dw.sources.landing import land_file
 from community_dw.sources.mapping import Mapping, load_mapping
@@ -24,7 +26,7 @@ from community_dw.warehouse.audit import (
     start_load,
 )
 from community_dw.warehouse.connection import raw_connection
-from community_dw.warehouse.copy import copy_frame
+from community_dw.warehouse.copy import copy_chunks, copy_frame
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +102,34 @@ def _consume(path: Path) -> None:
     path.unlink(missing_ok=True)
 
 
+def _load_direct(engine: Engine, spec: FileDeliverySpec, path: Path, mapping: Mapping,
+                 load_id: int) -> tuple[int, int, dict] | None:
+    """COPY a simple CSV as delivered (delimited.plan_direct_copy); (rows read, rows loaded, drift).
+
+    None when the file needs the parser: it is not that simple, or COPY rejected its bytes (a wrong
+    field count, bytes invalid in the detected encoding). The rejected COPY is rolled back whole; the
+    parser then loads the file or names the delivery, row and column of the problem, as it always has.
+    """
+    if path.suffix.lower() not in {".csv", ".txt"}:
+        return None
+    plan = plan_direct_copy(path, mapping)
+    if plan is None:
+        return None
+    drift = plan.drift if any(plan.drift.values()) else None
+    try:
+        with raw_connection(engine) as conn:
+            loaded = copy_chunks(conn, spec.raw_table, ["load_id", "source_row", *plan.columns],
+                                 plan.chunks(load_id), encoding=plan.copy_encoding)
+            if loaded != plan.rows_read:
+                raise RuntimeError(f"{path.name}: COPY loaded {loaded} rows of {plan.rows_read} sent")
+            finish_load(conn, load_id, rows_read=plan.rows_read, rows_loaded=loaded, drift=drift)
+    except psycopg2.DataError as error:
+        log.info("%s: COPY refused the file as delivered (%s); parsing it instead",
+                 path.name, str(error).splitlines()[0])
+        return None
+    return plan.rows_read, loaded, plan.drift
+
+
 def ingest_file(engine: Engine, spec: FileDeliverySpec, path: Path, logical_date: date | None = None,
                 mapping: Mapping | None = None) -> LoadOutcome:
     """Land one file and load it into raw in one transaction; a repeated content is skipped."""
@@ -115,14 +145,17 @@ def ingest_file(engine: Engine, spec: FileDeliverySpec, path: Path, logical_date
     rows_read = None
     try:
         # The dropped file, not the archive copy, so errors name the file the department sent.
-        parsed = parse_file(path, mapping)
-        rows_read = parsed.rows_read
-        frame = parsed.frame.assign(load_id=load_id)
-        columns = ["load_id", "source_row", *parsed.columns, "extra"]
-        with raw_connection(engine) as conn:
-            loaded = copy_frame(conn, spec.raw_table, frame, columns)
-            finish_load(conn, load_id, rows_read=parsed.rows_read, rows_loaded=loaded,
-                        drift=parsed.drift if any(parsed.drift.values()) else None)
+        if (direct := _load_direct(engine, spec, path, mapping, load_id)) is not None:
+            rows_read, loaded, drift = direct
+        else:
+            parsed = parse_file(path, mapping)
+            rows_read, drift = parsed.rows_read, parsed.drift
+            frame = parsed.frame.assign(load_id=load_id)
+            columns = ["load_id", "source_row", *parsed.columns, "extra"]
+            with raw_connection(engine) as conn:
+                loaded = copy_frame(conn, spec.raw_table, frame, columns)
+                finish_load(conn, load_id, rows_read=rows_read, rows_loaded=loaded,
+                            drift=drift if any(drift.values()) else None)
     except DeliveryError as error:
         fail_load(engine, load_id, str(error), rows_read)
         raise IngestError(str(error)) from error
@@ -131,8 +164,7 @@ def ingest_file(engine: Engine, spec: FileDeliverySpec, path: Path, logical_date
         raise
     log.info("%s: %s rows into %s (load %s)", path.name, loaded, spec.raw_table, load_id)
     _consume(path)
-    return LoadOutcome(spec.source, path.name, "succeeded", load_id, parsed.rows_read, loaded,
-                       drift=parsed.drift)
+    return LoadOutcome(spec.source, path.name, "succeeded", load_id, rows_read, loaded, drift=drift)
 
 
 def ingest_source_files(engine: Engine, source: str, logical_date: date | None = None,

@@ -1,9 +1,12 @@
-"""Bulk loading with PostgreSQL COPY from pandas frames, inside the caller's transaction."""
+"""Bulk loading with PostgreSQL COPY (from pandas frames or byte chunks), inside the caller's transaction."""
 
 from __future__ import annotations
 
 import csv
 import io
+import queue
+import threading
+from collections.abc import Iterable
 
 import pandas as pd
 import pyarrow as pa
@@ -46,3 +49,70 @@ def copy_frame(dbapi_conn, table: str, frame: pd.DataFrame, columns: list[str] |
     with dbapi_conn.cursor() as cur:
         cur.copy_expert(statement.as_string(cur), buffer)
         return cur.rowcount
+
+
+class _ChunkReader:
+    """A file-like view of an iterator of byte chunks, filled by a thread so building the next chunk
+    overlaps with sending this one (psycopg2 releases the GIL while it sends, and the server parses
+    what arrived meanwhile). read() returns whole chunks whatever size is asked: psycopg2 sends what
+    it gets.
+    """
+
+    def __init__(self, chunks: Iterable[bytes], depth: int = 4):
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._fill, args=(iter(chunks),), name="copy-chunks", daemon=True)
+        self._thread.start()
+
+    def _put(self, item) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _fill(self, chunks) -> None:
+        try:
+            for chunk in chunks:
+                if not self._put(chunk):
+                    return
+        except BaseException as error:  # handed to the reading thread, which raises it inside COPY
+            self._put(error)
+            return
+        self._put(b"")
+
+    def read(self, size: int = -1) -> bytes:
+        item = self._queue.get()
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def copy_chunks(dbapi_conn, table: str, columns: list[str], chunks: Iterable[bytes], *,
+                encoding: str | None = None) -> int:
+    """COPY CSV bytes (no header, empty unquoted field = NULL) from an iterator of chunks; rows copied.
+
+    `encoding` is the bytes' encoding in PostgreSQL's spelling (COPY ... ENCODING), so the server
+    transcodes, e.g. 'GB18030'; invalid bytes raise psycopg2.DataError like any bad COPY input.
+    """
+    schema, _, name = table.partition(".")
+    options = [sql.SQL("format csv")]
+    if encoding:
+        options.append(sql.SQL("encoding {}").format(sql.Literal(encoding)))
+    statement = sql.SQL("copy {}.{} ({}) from stdin with ({})").format(
+        sql.Identifier(schema), sql.Identifier(name), sql.SQL(", ").join(map(sql.Identifier, columns)),
+        sql.SQL(", ").join(options),
+    )
+    reader = _ChunkReader(chunks)
+    try:
+        with dbapi_conn.cursor() as cur:
+            cur.copy_expert(statement.as_string(cur), reader, size=1 << 20)
+            return cur.rowcount
+    finally:
+        reader.close()

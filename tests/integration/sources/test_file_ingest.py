@@ -105,3 +105,57 @@ def test_one_failing_department_does_not_stop_the_others(landing: Path, fresh_wa
     assert "empty" in report.failures["public_security"]
     with fresh_warehouse.connect() as conn:
         assert conn.execute(sa.text("select count(*) from raw.grid__grid")).scalar_one() == 1
+
+
+def _raw_rows(engine: sa.Engine) -> list[tuple]:
+    with engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(sa.text(
+            "select source_row, name, id_number, registered_address, change_type, extra "
+            "from raw.public_security__resident order by source_row"))]
+
+
+@pytest.mark.parametrize("newline", ["\r\n", "\n"])
+def test_a_plain_csv_is_copied_as_delivered_with_lineage(landing: Path, fresh_warehouse: sa.Engine,
+                                                          monkeypatch: pytest.MonkeyPatch, newline: str) -> None:
+    import community_dw.sources.file_ingest as file_ingest
+
+    def no_parser(*args, **kwargs):
+        raise AssertionError("the parser should not be needed")
+
+    monkeypatch.setattr(file_ingest, "parse_file", no_parser)
+    blank = "," * HEADER.count(",")
+    rows = [ROW, "", ROW.replace("张三", "刘䶮"), blank, ROW.replace("张三", "李四").replace(",,", ",　,", 1)]
+    _drop(landing, "residents_full_20261101.csv", newline.join([HEADER, *rows]) + newline * 2)
+    [outcome] = ingest_source_files(fresh_warehouse, "public_security.residents")
+    assert (outcome.status, outcome.rows_read, outcome.rows_loaded) == ("succeeded", 3, 3)
+    assert outcome.drift == {"unknown_columns": [], "missing_optional": []}  # a full file has no change columns
+    assert _raw_rows(fresh_warehouse) == [
+        (2, "张三", "11010519491231002X", None, None, None),
+        (4, "刘䶮", "11010519491231002X", None, None, None),
+        (6, "李四", "11010519491231002X", "　", None, None),
+    ]
+    assert _runs(fresh_warehouse) == [("residents_full_20261101.csv", "succeeded", 3, 3)]
+
+
+def test_a_row_copy_refuses_is_named_by_the_parser_and_nothing_is_loaded(landing: Path,
+                                                                           fresh_warehouse: sa.Engine) -> None:
+    rows = [ROW.replace("张三", f"人{i}") for i in range(3000)]
+    rows[2500] += ",多余"  # one field too many, far into the file
+    bad = _drop(landing, "residents_full_20261101.csv", "\r\n".join([HEADER, *rows]) + "\r\n")
+    with pytest.raises(IngestError, match=r"residents_full_20261101.csv, row 2502: row has 17 fields"):
+        ingest_source_files(fresh_warehouse, "public_security.residents")
+    assert _raw_count(fresh_warehouse) == 0 and bad.exists()
+    assert _runs(fresh_warehouse) == [("residents_full_20261101.csv", "failed", None, None)]
+
+
+def test_bytes_copy_cannot_decode_leave_the_verdict_to_the_parser(landing: Path, fresh_warehouse: sa.Engine) -> None:
+    # The first 64 KiB are UTF-8, so COPY is told UTF-8; a GB18030 row comes after them. COPY refuses
+    # it, the parser reads the whole file (as GB18030, since it is not UTF-8) and fails it.
+    rows = [ROW.replace("张三", f"人{i}") for i in range(1000)]
+    content = ("\n".join([HEADER, *rows]) + "\n").encode("utf-8") + (ROW + "\n").encode("gb18030")
+    assert len(content) > 1 << 16
+    _drop(landing, "residents_full_20261101.csv", content.decode("latin-1"), "latin-1")
+    with pytest.raises(IngestError, match="residents_full_20261101.csv"):
+        ingest_source_files(fresh_warehouse, "public_security.residents")
+    assert _raw_count(fresh_warehouse) == 0
+    assert _runs(fresh_warehouse)[0][1] == "failed"

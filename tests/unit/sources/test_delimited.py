@@ -8,7 +8,7 @@ import json
 import pandas as pd
 import pytest
 
-from community_dw.sources.delimited import read_delimited
+from community_dw.sources.delimited import plan_direct_copy, read_delimited
 from community_dw.sources.delivery import DeliveryError
 from community_dw.sources.mapping import load_mapping
 
@@ -274,3 +274,60 @@ def test_fast_and_exact_paths_agree(tmp_path):
     exact = _read(tmp_path, _csv(ROWS, newline="\n").replace("\n", "\n\n", 1))  # a blank line forces the exact path
     pd.testing.assert_frame_equal(fast.frame.drop(columns="source_row"), exact.frame.drop(columns="source_row"))
     assert exact.frame["source_row"].tolist() == [3, 4, 5]
+
+
+def _direct_rows(plan, chunk_bytes):
+    """(source_row, fields) per line COPY would receive, decoded the way the server would decode it."""
+    text = b"".join(plan.chunks(load_id=42, chunk_bytes=chunk_bytes)).decode(
+        "gb18030" if plan.encoding == "gb18030" else "utf-8")
+    rows = []
+    for line in text.split("\n"):
+        load_id, source_row, *fields = line.removesuffix("\r").split(",")
+        assert load_id == "42"
+        rows.append((int(source_row), [field or None for field in fields]))
+    return rows
+
+
+@pytest.mark.parametrize("newline", ["\r\n", "\n"])
+@pytest.mark.parametrize("chunk_bytes", [1, 50, 1 << 20])
+def test_direct_copy_lines_match_the_parser(tmp_path, newline, chunk_bytes):
+    blank = "," * (len(HEADERS) - 1)
+    rows = [*ROWS, [RARE_NAME, *ROWS[0][1:]]]
+    lines = [",".join(HEADERS), ",".join(rows[0]), "", ",".join(rows[1]), blank, ",".join(rows[2]), "", "",
+             ",".join(rows[3])]
+    for ending in ("", newline, newline * 3):  # no final newline, one, trailing blank lines
+        path = _write(tmp_path, newline.join(lines) + ending, "gb18030")
+        plan = plan_direct_copy(path, MAPPING)
+        assert plan is not None and plan.encoding == "gb18030" and plan.copy_encoding == "GB18030"
+        parsed = read_delimited(path, MAPPING)
+        direct = _direct_rows(plan, chunk_bytes)
+        assert [row for row, _ in direct] == parsed.frame["source_row"].tolist() == [2, 4, 6, 9]
+        expected = parsed.frame[plan.columns].astype(object).where(parsed.frame[plan.columns].notna(), None)
+        assert [fields for _, fields in direct] == expected.values.tolist()
+        assert (plan.rows_read, plan.blank_rows) == (parsed.rows_read, parsed.blank_rows) == (4, 1)
+
+
+def test_direct_copy_columns_follow_the_file_order_and_report_missing_optional(tmp_path):
+    order = [5, 0, 2, 1] + list(range(6, 14))
+    headers = [HEADERS[i] for i in order]
+    rows = [[row[i] for i in order] for row in ROWS]
+    plan = plan_direct_copy(_write(tmp_path, _csv(rows, headers=headers), "utf-8-sig"), MAPPING)
+    assert plan.encoding == "utf-8-sig" and plan.copy_encoding == "UTF8"
+    assert plan.columns[:4] == ["birth_date", "name", "id_number", "id_type"]
+    assert plan.drift == {"unknown_columns": [], "missing_optional": ["sex", "ethnicity", "subdistrict", "community"]}
+    assert _direct_rows(plan, 1 << 20)[0] == (2, [v or None for v in rows[0]])
+
+
+@pytest.mark.parametrize("content", [
+    _csv(ROWS).replace("康华路8号", '"康华路8号"'),  # quoting needs the parser
+    _csv([r + ["x"] for r in ROWS], headers=[*HEADERS, "微信号"]),  # an unknown column goes to extra JSON
+    _csv([]),  # header only
+    "",
+])
+def test_files_the_parser_must_read_are_not_copied_directly(tmp_path, content):
+    assert plan_direct_copy(_write(tmp_path, content), MAPPING) is None
+
+
+def test_a_missing_required_column_is_left_to_the_parser_to_name(tmp_path):
+    headers = [h if h != "证件类型" else "证件" for h in HEADERS]
+    assert plan_direct_copy(_write(tmp_path, _csv(ROWS, headers=headers)), MAPPING) is None
