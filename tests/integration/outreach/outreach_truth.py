@@ -18,6 +18,9 @@ with the rule keys' meanings as rules.yaml documents them (written out again, no
 - one need per person and vaccine: where several rules select a person for the same vaccine, the
   most urgent (priority, then rule id) keeps them.
 
+`simulate_and_build` simulates a city and runs the real pipeline (once, or every simulated day) to
+the outreach lists; the bench (bench/bench_outreach.py --truth) and test_outreach_truth.py use it.
+
 The bridge to the warehouse is the marts' `person_map`: each list item's person_key stands for the
 truth person behind its public-security records. Every item the truth does not expect and every
 expected need not listed is explained (`explain`): a resolution merge or split, a dose record linked
@@ -329,6 +332,11 @@ def explain(expected: Expected, got: Listed, truth: tf.Truth, person_key: int | 
     if person_key in got.merged_keys:
         return "resolution merge: the key holds records of several persons"
     if person_id in got.split_persons:
+        health = got.links[(got.links.source == "health.vaccination_record") & (got.links.person_id == person_id)]
+        records = set(truth.health.record_id[(truth.health.person_id == person_id)
+                                             & (truth.health.vaccine_code == vaccine)].astype(str))
+        if (health[health.record_ref.isin(records)].person_key != person_key).any():
+            return f"resolution split: a {vaccine} dose record of the person linked to another key"
         return "resolution split: the person's records are spread over several keys"
     truth_row = truth.residents.set_index("person_id")
     if person_id not in truth_row.index:
