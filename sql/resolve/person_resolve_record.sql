@@ -24,7 +24,10 @@ with final as (
         id_valid,
         id_conflict,
         -- where the record says the person lives (residents, service recipients)
-        community
+        community,
+        -- the name without middle dots, spaces or punctuation (standardize.names' name_key):
+        -- 约翰·史密斯 and 约翰史密斯, PARK KENJI and P ARK KENJI
+        nullif(regexp_replace(name, '[[:space:]·.''’-]', '', 'g'), '') as name_key
     from core.person_record
 )
 select * from final;

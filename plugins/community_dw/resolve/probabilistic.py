@@ -169,7 +169,7 @@ def resolve_probabilistic(conn: Connection, settings: LinkSettings, model: dict[
 
     # 3. the rest against each other
     rest = profiles[~profiles[settings.unique_id].isin(linked_profiles)].reset_index(drop=True)
-    within = dedupe_list(rest, settings, model)
+    within = dedupe_list(rest, settings, _within_prior(conn, model, len(unlinked)))
     index_of = {u: i for i, u in enumerate(rest[settings.unique_id])}
     strong = within[within.match_probability >= settings.upper]
     roots = _components(len(rest), strong.uid_l.map(index_of).to_numpy(dtype=int),
@@ -235,6 +235,19 @@ def resolve_probabilistic(conn: Connection, settings: LinkSettings, model: dict[
         })
         counts.pending_pairs = copy_frame(conn.connection, "pg_temp.resolve_pair_pending", pending)
     return counts
+
+
+def _within_prior(conn: Connection, model: dict[str, Any], unlinked: int) -> dict[str, Any]:
+    """The model with the match prior of two records drawn from the unlinked ones.
+
+    The settings' prior is for two records of the whole city. A record has about as many true
+    matches wherever it is (a foreign resident's register row, vaccinations, allowance), but among
+    the few records no ID number linked they are concentrated: all of a foreigner's records are
+    there. So the prior grows by the ratio of all records to unlinked ones (capped at 1e-3).
+    """
+    total = int(conn.exec_driver_sql("select count(*) from core.person_link").scalar() or 0) + unlinked
+    prior = float(model["probability_two_random_records_match"])
+    return {**model, "probability_two_random_records_match": min(1e-3, prior * total / max(unlinked, 1))}
 
 
 def _apply_decisions(conn: Connection, settings: LinkSettings) -> None:
