@@ -6,7 +6,10 @@ buildings, facilities, service recipients), because ingest, standardize and reso
 benches. Then every sql/core file in CORE_TABLES order (plus person_history) and every sql/mart file
 runs as the pipeline runs them, one transaction each layer.
 
-    .venv/bin/python bench/bench_core.py [--residents 1000000] [--keep]
+    .venv/bin/python bench/bench_core.py [--residents 1000000] [--keep] [--database NAME]
+
+--keep leaves the bench database (its name is printed); --database NAME reuses such a database: no
+synthesis, only core and marts are rebuilt and timed (each file drops and recreates its tables).
 
 Uses CDW_TEST_DATABASE_URL's server when set, else the embedded PostgreSQL. Target: 1,000,000
 residents in at most 2 minutes.
@@ -124,6 +127,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--residents", type=int, default=1_000_000)
     parser.add_argument("--keep", action="store_true", help="keep the bench database (its URL is printed)")
+    parser.add_argument("--database", help="reuse a database kept by --keep: skip synthesis (implies --keep)")
     args = parser.parse_args()
 
     from community_dw.pipeline import CORE_TABLES, MART_TABLES
@@ -131,20 +135,24 @@ def main() -> None:
     from community_dw.warehouse.sql_runner import run_sql
 
     server = _server_url()
-    name = f"cdw_bench_core_{uuid.uuid4().hex[:8]}"
+    name = args.database or f"cdw_bench_core_{uuid.uuid4().hex[:8]}"
+    keep = args.keep or bool(args.database)
     admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'create database "{name}"')
+    if not args.database:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'create database "{name}"')
     url = make_url(server).set(database=name).render_as_string(hide_password=False)
     engine = sa.create_engine(url)
     try:
-        migrate(engine)
-        started = time.perf_counter()
-        with engine.begin() as conn:
-            conn.execute(sa.text(SYNTHESIZE), {"residents": args.residents, "grids": max(1, args.residents // 1000)})
-            run_sql(conn, "resolve/person_record")
-            conn.exec_driver_sql("analyze")
-        print(f"synthesized staging for {args.residents:,} residents in {time.perf_counter() - started:.1f}s")
+        if not args.database:
+            migrate(engine)
+            started = time.perf_counter()
+            with engine.begin() as conn:
+                conn.execute(sa.text(SYNTHESIZE),
+                             {"residents": args.residents, "grids": max(1, args.residents // 1000)})
+                run_sql(conn, "resolve/person_record")
+                conn.exec_driver_sql("analyze")
+            print(f"synthesized staging for {args.residents:,} residents in {time.perf_counter() - started:.1f}s")
         core = list(CORE_TABLES) + ([] if "person_history" in CORE_TABLES else ["person_history"])
         seconds: dict[str, float] = {}
         with engine.begin() as conn:
@@ -166,8 +174,8 @@ def main() -> None:
         print("  rows: " + ", ".join(f"{t} {n:,}" for t, n in counts.items()))
     finally:
         engine.dispose()
-        if args.keep:
-            print(url)
+        if keep:
+            print(f"kept: --database {name}  ({url})")
         else:
             with admin.connect() as conn:
                 conn.exec_driver_sql(f'drop database if exists "{name}" with (force)')

@@ -27,6 +27,10 @@ final as (
 )
 select * from final;
 alter table core.facility add primary key (facility_id);
+-- nearest-facility searches (mart.facility_access): KNN and within-a-circle over open, located facilities
+create index facility_open_location on core.facility using gist (point(longitude, latitude))
+    where is_open and longitude is not null and latitude is not null;
+analyze core.facility;
 comment on table core.facility is '服务设施 — one row per facility: category, status (运营/停业/筹建), location, capacity';
 -- column comments: Chinese label — meaning
 comment on column core.facility.facility_id is '设施编号 — civil-affairs facility id (e.g. MZ-442000-000123); key';

@@ -18,18 +18,32 @@ with status as (
     from core.vaccination_status s
     join core.person p using (person_key)
 ),
-by_area as (
+by_grid as (
+    -- one pass over the people, counted per grid; communities and subdistricts add these counts up
     -- a resident no building places is counted in an '(unplaced)' area of their community, not dropped
-    select vaccine_code, 'grid' as area_level,
-           coalesce(grid_code, '(unplaced) ' || coalesce(community, '?')) as area_code, community, subdistrict, age_band,
-           has_any_dose, is_complete
+    select vaccine_code,
+           coalesce(grid_code, '(unplaced) ' || coalesce(community, '?')) as area_code, community, subdistrict,
+           age_band,
+           count(*)                             as people,
+           count(*) filter (where has_any_dose) as vaccinated_any_dose,
+           count(*) filter (where is_complete)  as vaccinated_complete
     from status
+    group by vaccine_code, 2, community, subdistrict, age_band
+),
+by_area as (
+    select vaccine_code, 'grid' as area_level, area_code, community, subdistrict, age_band,
+           people, vaccinated_any_dose, vaccinated_complete
+    from by_grid
     union all
-    select vaccine_code, 'community', community, community, subdistrict, age_band, has_any_dose, is_complete
-    from status
+    select vaccine_code, 'community', community, community, subdistrict, age_band,
+           sum(people)::bigint, sum(vaccinated_any_dose)::bigint, sum(vaccinated_complete)::bigint
+    from by_grid
+    group by vaccine_code, community, subdistrict, age_band
     union all
-    select vaccine_code, 'subdistrict', subdistrict, null, subdistrict, age_band, has_any_dose, is_complete
-    from status
+    select vaccine_code, 'subdistrict', subdistrict, null, subdistrict, age_band,
+           sum(people)::bigint, sum(vaccinated_any_dose)::bigint, sum(vaccinated_complete)::bigint
+    from by_grid
+    group by vaccine_code, subdistrict, age_band
 ),
 final as (
     select
@@ -39,13 +53,12 @@ final as (
         community,
         subdistrict,
         age_band,
-        count(*)                                              as people,
-        count(*) filter (where has_any_dose)                  as vaccinated_any_dose,
-        count(*) filter (where is_complete)                   as vaccinated_complete,
-        round(count(*) filter (where has_any_dose)::numeric / nullif(count(*), 0), 4) as any_dose_rate,
-        round(count(*) filter (where is_complete)::numeric / nullif(count(*), 0), 4)  as complete_rate
+        people,
+        vaccinated_any_dose,
+        vaccinated_complete,
+        round(vaccinated_any_dose::numeric / nullif(people, 0), 4) as any_dose_rate,
+        round(vaccinated_complete::numeric / nullif(people, 0), 4) as complete_rate
     from by_area
-    group by vaccine_code, area_level, area_code, community, subdistrict, age_band
 )
 select * from final;
 comment on table mart.vaccination_coverage is '接种率 — one row per vaccine x level x area x age band: eligible people, vaccinated, complete, rates';
