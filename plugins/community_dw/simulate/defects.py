@@ -155,9 +155,16 @@ def _obj(values) -> np.ndarray:
     return np.asarray(values, dtype=object)
 
 
-def name_flags(names: np.ndarray) -> dict[str, np.ndarray]:
+def _text_series(values: Any) -> pd.Series:
+    """A Series of text to run `.str` on: an Arrow-backed column as it is (no str objects), else objects."""
+    if isinstance(values, pd.Series) and isinstance(values.array, pd.arrays.ArrowStringArray):
+        return values.reset_index(drop=True)
+    return pd.Series(np.asarray(values, dtype=object), dtype=object)
+
+
+def name_flags(names: Any) -> dict[str, np.ndarray]:
     """Which names each name quirk applies to; compute once per person and gather per record."""
-    s = pd.Series(np.asarray(names, dtype=object), dtype=object)
+    s = _text_series(names)
     return {
         "traditional": s.str.contains(TRADITIONAL_PATTERN, regex=True).to_numpy(dtype=bool),
         "latin": s.str.contains("[A-Za-z]", regex=True).to_numpy(dtype=bool),
@@ -165,8 +172,8 @@ def name_flags(names: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
-def id_flags(ids: np.ndarray) -> dict[str, np.ndarray]:
-    s = pd.Series(np.asarray(ids, dtype=object), dtype=object).fillna("")
+def id_flags(ids: Any) -> dict[str, np.ndarray]:
+    s = _text_series(ids).fillna("")
     return {"len18": (s.str.len() == 18).to_numpy(dtype=bool), "ends_x": s.str.endswith("X").to_numpy(dtype=bool)}
 
 

@@ -66,7 +66,9 @@ create table if not exists {TABLE} (
     is_deleted boolean not null default false
 )
 """
-ROW_GROUP_ROWS = 1024 * 1024  # pyarrow's default maximum row group length
+# the versions file is written a row group at a time, each taken in file order from the unsorted
+# versions: a quarter of pyarrow's default row group length keeps that copy ~100 MB
+ROW_GROUP_ROWS = 256 * 1024
 VERSIONS_PATH = Path("_source_db") / "health" / "vaccination_record_versions.parquet"
 FIRST_RECORD_ID = 30_000_001
 
@@ -196,6 +198,15 @@ def _doses(persons: pd.DataFrame, cfg: SimConfig, rng: np.random.Generator) -> p
 
 def build_health(persons: pd.DataFrame, cfg: SimConfig, rng: np.random.Generator, log: DefectLog) -> HealthData:
     """All versions of every record over the simulated days, plus the truth about them."""
+    versions, records = _versions_and_records(persons, cfg, rng, log)
+    # the per-record working arrays went with the call; the status join does not sit on them
+    release_memory()
+    status = vaccination_status(persons, records, cfg)
+    return HealthData(versions=versions, records=records, status=status)
+
+
+def _versions_and_records(persons: pd.DataFrame, cfg: SimConfig, rng: np.random.Generator,
+                          log: DefectLog) -> tuple[Versions, pd.DataFrame]:
     rates = cfg.defects
     last_end = np.datetime64(pd.Timestamp(cfg.day_date(cfg.days)).to_datetime64(), "s") + np.timedelta64(86399, "s")
     day1 = np.datetime64(pd.Timestamp(cfg.start_date).to_datetime64(), "s")
@@ -230,11 +241,13 @@ def build_health(persons: pd.DataFrame, cfg: SimConfig, rng: np.random.Generator
         e["entered_in_error"] = True
         e["delete_at"] = prev + np.timedelta64(86400, "s") + rng.integers(9 * 3600, 18 * 3600, k).astype("timedelta64[s]")
         daily.append(e)
+        del e
     errors = pd.concat([hist, *daily], ignore_index=True)
     recs = pd.concat([doses.assign(delete_at=np.datetime64("NaT", "s")), errors], ignore_index=True)
     recs = recs.sort_values("created", kind="stable").reset_index(drop=True)
     recs["record_id"] = np.arange(FIRST_RECORD_ID, FIRST_RECORD_ID + len(recs), dtype=np.int64)
     m = len(recs)
+    del doses, hist, daily, errors, lag, created, in_sim
 
     def day_of(ts: np.ndarray) -> np.ndarray:
         days = ((ts - day1) // np.timedelta64(86400, "s")).astype(np.int64) + 1
@@ -245,41 +258,32 @@ def build_health(persons: pd.DataFrame, cfg: SimConfig, rng: np.random.Generator
         & ~recs.entered_in_error.to_numpy()
     visible_day = created_day + late
 
-    # identity as the site typed it: person-level arrays gathered per record (object arrays of
-    # shared str references, so 3M records cost pointers, not copies)
     pidx = recs.pidx.to_numpy()
-    col = {c: persons[c].to_numpy(dtype=object) for c in ("name", "id_number", "mobile", "landline", "id_type", "sex")}
     birth_days = persons.birth_date.to_numpy().astype("datetime64[D]")
-    birth_years = persons.birth_date.dt.year.to_numpy()
     record_ids = recs.record_id.to_numpy()
-    true_names = col["name"][pidx]
-    names, hits = plant_names(true_names, rates, rng, gather(name_flags(col["name"]), pidx))
-    log.add_hits(SOURCE, TABLE, record_ids, "recipient_name", hits, true_names, names)
-    true_ids = col["id_number"][pidx]
-    ids, hits = plant_id_numbers(true_ids, birth_years[pidx], rates, rng, gather(id_flags(col["id_number"]), pidx))
-    log.add_hits(SOURCE, TABLE, record_ids, "id_number", hits, true_ids, ids)
     vaccinated = recs.vaccinated_at.to_numpy().astype("datetime64[s]")
     age_at = (vaccinated - birth_days[pidx].astype("datetime64[s]")) / np.timedelta64(365, "D")
-    child_blank = (age_at < 7) & (true_ids != "") & (rng.random(m) < rates.health_child_id_blank)
-    log.add(SOURCE, TABLE, record_ids[child_blank], "id_number", "blank_child", true_ids[child_blank], "")
-    # the immunization system stores a missing document number as NULL, not as an empty string
-    ids[child_blank | (ids == "")] = None
-    canonical, phones, hits = plant_phones(col["mobile"][pidx], col["landline"][pidx], rates, rng)
-    log.add_hits(SOURCE, TABLE, record_ids, "phone", hits, canonical, phones)
-    phones[phones == ""] = None
+    names, ids, phones = _plant_identities(persons, pidx, record_ids, age_at, rates, rng, log)
 
-    code = recs.vaccine_code.to_numpy(dtype=object)
-    vname = np.empty(m, dtype=object)
-    maker = np.empty(m, dtype=object)
+    # vaccine, its spelling and maker as categoricals (codes into small lists), not str per record
+    code = recs.vaccine_code.cat.remove_unused_categories().array
+    code_of = code.codes
+    code_index = {c: i for i, c in enumerate(code.categories)}
+    vname_list = list(dict.fromkeys(v for c in VACCINE_NAMES for v in VACCINE_NAMES[c]))
+    maker_list = list(dict.fromkeys(v for c in VACCINE_NAMES for v in VACCINE_MANUFACTURERS[c]))
+    vname_idx = np.full(m, -1, dtype=np.int64)
+    maker_idx = np.full(m, -1, dtype=np.int64)
     for c, spellings in VACCINE_NAMES.items():
-        sel = code == c
+        sel = code_of == code_index.get(c, -2)
         k = int(sel.sum())
         w = np.array([4.0] + [1.0] * (len(spellings) - 1))
-        vname[sel] = np.array(spellings, dtype=object)[rng.choice(len(spellings), k, p=w / w.sum())]
+        vname_idx[sel] = np.array([vname_list.index(v) for v in spellings])[rng.choice(len(spellings), k, p=w / w.sum())]
         makers = VACCINE_MANUFACTURERS[c]
-        maker[sel] = np.array(makers, dtype=object)[rng.integers(0, len(makers), k)]
+        maker_idx[sel] = np.array([maker_list.index(v) for v in makers])[rng.integers(0, len(makers), k)]
+    vname = pd.Categorical.from_codes(vname_idx, categories=vname_list)
+    maker = pd.Categorical.from_codes(maker_idx, categories=maker_list)
     dose_number = recs.dose_number.to_numpy()
-    at_birth = (code == "HEPB") & (dose_number == 1) & (age_at < 0.01)
+    at_birth = (code_of == code_index.get("HEPB", -2)) & (dose_number == 1) & (age_at < 0.01)
     # low-cardinality text as categoricals and the rest as Arrow strings: 3M records stay a few
     # hundred MB instead of gigabytes of Python str objects
     comm_code, comm_names = pd.factorize(persons.community)
@@ -307,26 +311,27 @@ def build_health(persons: pd.DataFrame, cfg: SimConfig, rng: np.random.Generator
     # time. Concatenating and sorting pandas frames of 3.4M rows held three copies of them at once.
     base = pa.table({
         "record_id": pa.array(record_ids),
-        "recipient_name": pa.array(names, type=pa.string(), from_pandas=True),
-        "id_type": pa.array(pd.Categorical(col["id_type"][pidx])),
-        "id_number": pa.array(ids, type=pa.string(), from_pandas=True),
+        "recipient_name": names,
+        "id_type": _dictionary(persons.id_type, pidx),
+        "id_number": ids,
         "birth_date": pa.array(birth_days[pidx], type=pa.date32()),
-        "sex": pa.array(pd.Categorical(col["sex"][pidx])),
-        "phone": pa.array(phones, type=pa.string(), from_pandas=True),
-        "vaccine_code": pa.array(pd.Categorical(code)),
-        "vaccine_name": pa.array(pd.Categorical(vname)),
+        "sex": _dictionary(persons.sex, pidx),
+        "phone": phones,
+        "vaccine_code": pa.array(code),
+        "vaccine_name": pa.array(vname),
         "dose_number": pa.array(dose_number, type=pa.int64()),
         "vaccinated_at": _instants(vaccinated),
         "site_name": pa.array(site),
-        "manufacturer": pa.array(pd.Categorical(maker)),
+        "manufacturer": pa.array(maker),
         "batch_no": batch,
         "updated_at": _instants(updated),
         "is_deleted": pa.array(np.zeros(m, dtype=bool)),
         "version": pa.array(np.zeros(m, dtype=np.int64)),
         "visible_day": pa.array(visible_day.astype(np.int64)),
     })
-    # the per-record object arrays (and the str objects behind them) are in `base` now
-    del names, ids, phones, true_names, true_ids, canonical, vname, maker, col, batch
+    # what `base` holds and what the later versions no longer need
+    del names, ids, phones, vname, maker, batch, vname_idx, maker_idx, site, site_idx, at_birth, yyyymm, ym, \
+        corr_at, age_at, birth_days
     release_memory()
 
     # later versions, each a copy of base rows with a few columns changed: (base rows, updated_at,
@@ -375,12 +380,12 @@ def build_health(persons: pd.DataFrame, cfg: SimConfig, rng: np.random.Generator
     final = by_record[last]  # one version per base row, in base row order
     final_deleted = np.concatenate([np.zeros(m, dtype=bool), *(np.full(len(v[0]), v[2]) for v in later)])[final]
     final_updated = np.concatenate([updated, *(v[1] for v in later)])[final]
-    versions = Versions(pa.concat_tables(tables), order)
+    versions = Versions(_concat_columns(tables), order)
     del tables, base, later, rank, by_record, last, final
     records = pd.DataFrame({
         "record_id": record_ids,
         "person_id": persons.person_id.to_numpy()[pidx],
-        "vaccine_code": pd.Categorical(code),
+        "vaccine_code": code,
         "dose_number": dose_number,
         "vaccinated_at": _aware(vaccinated),
         "first_visible_day": visible_day,
@@ -390,12 +395,82 @@ def build_health(persons: pd.DataFrame, cfg: SimConfig, rng: np.random.Generator
         "is_deleted": final_deleted,
         "updated_at": _aware(final_updated.astype("datetime64[ns]")),  # ns, as it has always been written
     })
-    # the working frames are in `versions` and `records` now; the status join should not sit on
-    # top of them
-    del recs, doses, hist, daily, errors, site, corr_at, age_at, created, updated, vaccinated, code
-    release_memory()
-    status = vaccination_status(persons, records, cfg)
-    return HealthData(versions=versions, records=records, status=status)
+    return versions, records
+
+
+# identity defects are planted this many records at a time: Python str objects exist for one
+# chunk only, and each chunk's result is kept as Arrow strings
+IDENTITY_CHUNK_ROWS = 500_000
+
+
+def _plant_identities(persons: pd.DataFrame, pidx: np.ndarray, record_ids: np.ndarray, age_at: np.ndarray,
+                      rates, rng: np.random.Generator, log: DefectLog) -> tuple[pa.ChunkedArray, ...]:
+    """Name, ID number and phone of each record as the site typed them (NULL where missing)."""
+    text = {c: _arrow_strings(persons[c]) for c in ("name", "id_number", "mobile", "landline")}
+    nflags = name_flags(persons["name"])
+    iflags = id_flags(persons["id_number"])
+    birth_years = persons.birth_date.dt.year.to_numpy()
+    names, ids, phones = [], [], []
+    for start in range(0, len(pidx), IDENTITY_CHUNK_ROWS):
+        p = pidx[start:start + IDENTITY_CHUNK_ROWS]
+        keys = record_ids[start:start + IDENTITY_CHUNK_ROWS]
+        take = pa.array(p)
+
+        def gathered(c: str, take: pa.Array = take) -> np.ndarray:
+            return text[c].take(take).to_numpy(zero_copy_only=False)
+
+        true_names = gathered("name")
+        out, hits = plant_names(true_names, rates, rng, gather(nflags, p))
+        log.add_hits(SOURCE, TABLE, keys, "recipient_name", hits, true_names, out)
+        names.append(pa.array(out, type=pa.string(), from_pandas=True))
+        del true_names, out
+        true_ids = gathered("id_number")
+        out, hits = plant_id_numbers(true_ids, birth_years[p], rates, rng, gather(iflags, p))
+        log.add_hits(SOURCE, TABLE, keys, "id_number", hits, true_ids, out)
+        child_blank = ((age_at[start:start + IDENTITY_CHUNK_ROWS] < 7) & (true_ids != "")
+                       & (rng.random(len(p)) < rates.health_child_id_blank))
+        log.add(SOURCE, TABLE, keys[child_blank], "id_number", "blank_child", true_ids[child_blank], "")
+        # the immunization system stores a missing document number as NULL, not as an empty string
+        out[child_blank | (out == "")] = None
+        ids.append(pa.array(out, type=pa.string(), from_pandas=True))
+        del true_ids, out
+        canonical, out, hits = plant_phones(gathered("mobile"), gathered("landline"), rates, rng)
+        log.add_hits(SOURCE, TABLE, keys, "phone", hits, canonical, out)
+        out[out == ""] = None
+        phones.append(pa.array(out, type=pa.string(), from_pandas=True))
+        del canonical, out
+    return tuple(pa.chunked_array(x, type=pa.string()) for x in (names, ids, phones))
+
+
+def _arrow_strings(values: pd.Series) -> pa.Array:
+    """A text column as Arrow strings (the column's own data when it is Arrow-backed already)."""
+    if isinstance(values.array, pd.arrays.ArrowStringArray):
+        arr = pa.array(values.array)
+    else:
+        arr = pa.array(values.to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+
+def _dictionary(values: pd.Series, index: np.ndarray) -> pa.DictionaryArray:
+    """A low-cardinality person column gathered per record, dictionary-encoded (sorted dictionary)."""
+    cat = pd.Categorical(values.to_numpy(dtype=object))
+    return pa.array(pd.Categorical.from_codes(cat.codes[index], categories=cat.categories))
+
+
+def _concat_columns(tables: list[pa.Table]) -> pa.Table:
+    """The tables one under the other, each column one contiguous array (a `take` from a chunked
+    column concatenates it first, which for every row group would copy all versions again).
+
+    Column by column, dropping the source columns as it goes: never two copies of the whole table.
+    """
+    names = tables[0].column_names
+    arrays = []
+    for name in names:
+        parts = [chunk for t in tables for chunk in t.column(name).chunks]
+        arrays.append(pa.concat_arrays(parts) if len(parts) != 1 else parts[0])
+        del parts
+        tables = [t.drop_columns([name]) for t in tables]
+    return pa.Table.from_arrays(arrays, names=names)
 
 
 def _instants(local: np.ndarray) -> pa.Array:
@@ -692,10 +767,11 @@ def write_versions(health: HealthData, data_dir: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     import pyarrow.parquet as pq
 
-    # one row group at a time, taken in file order: the same file pq.write_table would write (same
-    # row groups, pages and metadata) without a sorted copy of all 3.4M versions at once
+    # one row group at a time, taken in file order: no sorted copy of all 3.4M versions at once
     versions = health.versions
     with pq.ParquetWriter(path, _decoded(versions.table.slice(0, 0)).schema, compression="zstd") as writer:
         for table in versions.slices(ROW_GROUP_ROWS):
             writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
+            del table
+            pa.default_memory_pool().release_unused()
     return path
