@@ -6,7 +6,8 @@ Loads the grid office's (综治) grids and buildings into `raw.grid__grid` and `
 - **From**: the file drop `<landing>/grid/` — `grids_YYYYMMDD.geojson` (polygons with grid workers) and
   `buildings_YYYYMMDD.xlsx` (building register with title rows and merged cells).
 - **Schedule**: daily 06:30 Asia/Shanghai; waits (deferred) up to 6 hours for a delivery, then skips —
-  the grid office delivers when its register changes.
+  the grid office delivers when its register changes. A day whose files a catch-up run already loaded skips
+  at once.
 - **Publishes**: asset `raw.grid`, which schedules `warehouse_build`.
 - **Owner**: data-engineering.
 """
@@ -18,6 +19,7 @@ from airflow.sdk import dag, task
 
 from community_dw.orchestration import (
     DEFAULT_ARGS,
+    DELIVERY_DAY_NODASH,
     LANDING_CONN_ID,
     RAW_ASSETS,
     START_DATE,
@@ -38,10 +40,17 @@ from community_dw.orchestration import (
     doc_md=__doc__,
 )
 def ingest_grid():
+    @task.short_circuit
+    def delivery_expected(**context) -> bool:
+        """False (skip the rest) when this day's file was loaded already by a run catching up on missed days."""
+        from community_dw.ingest import delivery_already_loaded
+
+        return not delivery_already_loaded(("grid.grids", "grid.buildings"), run_date(context))
+
     wait_for_delivery = FileSensor(
         task_id="wait_for_delivery",
         fs_conn_id=LANDING_CONN_ID,
-        filepath="grid/*_{{ ds_nodash }}.*",
+        filepath="grid/*_" + DELIVERY_DAY_NODASH + ".*",
         deferrable=True,
         poke_interval=300,
         timeout=6 * 3600,
@@ -54,7 +63,7 @@ def ingest_grid():
 
         return [vars(outcome) for outcome in ingest(run_date(context))]
 
-    wait_for_delivery >> load_grids_and_buildings()
+    delivery_expected() >> wait_for_delivery >> load_grids_and_buildings()
 
 
 ingest_grid()

@@ -6,7 +6,8 @@ Loads the public-security resident register (公安 人口信息) into `raw.publ
 - **From**: the file drop `<landing>/public_security/` — `residents_full_YYYYMMDD` (monthly snapshot) and
   `residents_delta_YYYYMMDD` (daily changes), as CSV (GB18030 or UTF-8) or XLSX.
 - **Schedule**: daily 07:00 Asia/Shanghai; waits (deferred, no worker slot held) up to 6 hours for the
-  day's file, then skips.
+  day's file (dated in Shanghai time), then skips. A day whose file was already loaded by a run catching
+  up on missed days (catchup=False starts only the latest) skips at once, so `airflow backfill` is safe.
 - **Publishes**: asset `raw.public_security__resident`, which schedules `warehouse_build`.
 - **Owner**: data-engineering. A bad file fails at once with its file, row and column; the file stays
   in the drop folder and later deliveries wait behind it.
@@ -19,6 +20,7 @@ from airflow.sdk import dag, task
 
 from community_dw.orchestration import (
     DEFAULT_ARGS,
+    DELIVERY_DAY_NODASH,
     LANDING_CONN_ID,
     RAW_ASSETS,
     START_DATE,
@@ -39,10 +41,17 @@ from community_dw.orchestration import (
     doc_md=__doc__,
 )
 def ingest_public_security():
+    @task.short_circuit
+    def delivery_expected(**context) -> bool:
+        """False (skip the rest) when this day's file was loaded already by a run catching up on missed days."""
+        from community_dw.ingest import delivery_already_loaded
+
+        return not delivery_already_loaded(("public_security.residents",), run_date(context))
+
     wait_for_delivery = FileSensor(
         task_id="wait_for_delivery",
         fs_conn_id=LANDING_CONN_ID,
-        filepath="public_security/residents_*_{{ ds_nodash }}.*",
+        filepath="public_security/residents_*_" + DELIVERY_DAY_NODASH + ".*",
         deferrable=True,
         poke_interval=300,
         timeout=6 * 3600,
@@ -55,7 +64,7 @@ def ingest_public_security():
 
         return [vars(outcome) for outcome in ingest(run_date(context))]
 
-    wait_for_delivery >> load_residents()
+    delivery_expected() >> wait_for_delivery >> load_residents()
 
 
 ingest_public_security()

@@ -22,7 +22,6 @@ from community_dw.orchestration import (
     START_DATE,
     TAG_OUTREACH,
     WAREHOUSE_POOL,
-    run_date,
 )
 
 
@@ -38,10 +37,11 @@ from community_dw.orchestration import (
 )
 def outreach_lists():
     @task(pool=WAREHOUSE_POOL)
-    def build_lists(**context) -> dict:
+    def build_lists() -> dict:
         from community_dw.pipeline import build_outreach
 
-        return build_outreach(run_date(context))
+        # As of the date the published core was built for (core.as_of), whatever day this runs.
+        return build_outreach()
 
     @task(pool=WAREHOUSE_POOL, outlets=[OUTREACH_ASSET])
     def gate_outreach() -> dict:

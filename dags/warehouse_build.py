@@ -5,7 +5,9 @@ Turns landed raw data into what departments read: standardize (rejects to `quara
 gate on staging → resolve persons → rebuild `core.*` → build marts in `mart_build` → quality gate
 on them → publish (swap into `mart.*` in one transaction).
 
-- **Schedule**: whenever any department's raw asset is updated (asset-triggered), one run at a time.
+- **Schedule**: asset-triggered, one run at a time: once public security, health and civil affairs have
+  all landed data since the last run (so persons are resolved with the day's register in hand, whatever
+  order the deliveries came in), or when the grid office delivers. Built as of the newest delivery day.
 - **Publishes**: asset `mart.published`, which schedules `outreach_lists`.
 - **Owner**: data-engineering. A critical quality failure stops the run before anything downstream
   is rebuilt, naming the suite, expectation and sample rows; core and marts stay as they were.
@@ -18,17 +20,17 @@ from airflow.sdk import dag, task
 from community_dw.orchestration import (
     DEFAULT_ARGS,
     MART_ASSET,
-    RAW_ASSETS,
     START_DATE,
     TAG_WAREHOUSE,
     WAREHOUSE_POOL,
-    run_date,
+    WAREHOUSE_SCHEDULE,
+    build_date,
 )
 
 
 @dag(
     dag_id="warehouse_build",
-    schedule=RAW_ASSETS["public_security"] | RAW_ASSETS["health"] | RAW_ASSETS["civil_affairs"] | RAW_ASSETS["grid"],
+    schedule=WAREHOUSE_SCHEDULE,
     start_date=START_DATE,
     catchup=False,
     max_active_runs=1,
@@ -59,7 +61,7 @@ def warehouse_build():
     def build_core(**context) -> None:
         from community_dw.pipeline import build_core as run
 
-        run(run_date(context))
+        run(build_date(context))
 
     @task(pool=WAREHOUSE_POOL)
     def build_marts() -> None:

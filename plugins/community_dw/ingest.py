@@ -44,6 +44,18 @@ def ingest_civil_affairs(logical_date: date | None = None) -> list[LoadOutcome]:
     return [pull_endpoint(engine, endpoint, settings, logical_date) for endpoint in (FACILITIES, SERVICE_RECIPIENTS)]
 
 
+def delivery_already_loaded(sources: tuple[str, ...], day: date) -> bool:
+    """True when a file dated `day` was loaded for one of `sources` already, e.g. by a later run that
+    caught up on missed days: a run for `day` then has nothing to wait for (its file left the drop)."""
+    import sqlalchemy as sa
+
+    with warehouse_engine().connect() as conn:
+        return bool(conn.execute(sa.text(
+            "select exists (select 1 from audit.load_run where source = any(:sources) "
+            "and status in ('succeeded', 'skipped_duplicate') and delivery_name ~ :dated)"),
+            {"sources": list(sources), "dated": f"_{day:%Y%m%d}\\."}).scalar())
+
+
 DEPARTMENTS: dict[str, Callable[[date | None], list[LoadOutcome]]] = {
     "public_security": ingest_public_security,
     "health": ingest_health,

@@ -35,6 +35,12 @@ RAW_ASSETS = {
     "civil_affairs": Asset(name="raw.civil_affairs", uri="postgres://warehouse:5432/cdw/raw/civil_affairs"),
     "grid": Asset(name="raw.grid", uri="postgres://warehouse:5432/cdw/raw/grid"),
 }
+#: warehouse_build runs once the three person-bearing departments have all delivered since its last run
+#: (or when the grid office delivers). Building on each one alone made resolution depend on arrival
+#: order: a vaccination record with a mistyped ID that was resolved before its resident's register row
+#: became a person of its own, so an outreach list could differ from the one daily runs produce.
+WAREHOUSE_SCHEDULE = (RAW_ASSETS["public_security"] & RAW_ASSETS["health"] & RAW_ASSETS["civil_affairs"]) \
+    | RAW_ASSETS["grid"]
 MART_ASSET = Asset(name="mart.published", uri="postgres://warehouse:5432/cdw/mart/published")
 OUTREACH_ASSET = Asset(name="outreach.list_item", uri="postgres://warehouse:5432/cdw/outreach/list_item")
 
@@ -99,9 +105,23 @@ DEFAULT_ARGS = {
 
 #: Airflow fs connection whose `path` extra is the landing folder (CDW_LANDING_DIR).
 LANDING_CONN_ID = "cdw_landing"
+#: The run's date in Asia/Shanghai as YYYYMMDD, for file-name templates. Not `ds_nodash`: that is the
+#: logical date in UTC, the day before for a 07:00 Shanghai run, so the sensor would wait for yesterday's file.
+DELIVERY_DAY_NODASH = "{{ logical_date.in_timezone('Asia/Shanghai').strftime('%Y%m%d') }}"
 
 
 def run_date(context: dict):
     """The run's date in Asia/Shanghai: the logical date, or run_after for asset-triggered runs."""
     moment = context.get("logical_date") or context["dag_run"].run_after
     return pendulum.instance(moment).in_timezone(TIMEZONE).date()
+
+
+def build_date(context: dict):
+    """The date a warehouse build is as of: its logical date when it has one; for an asset-triggered run,
+    the newest date a delivery was loaded for. A build that runs after a backfill or a late catch-up run
+    is then as of the data's day, not of the wall clock, so it publishes what daily runs would have."""
+    if context.get("logical_date"):
+        return run_date(context)
+    from community_dw.pipeline import latest_delivery_date
+
+    return latest_delivery_date() or run_date(context)

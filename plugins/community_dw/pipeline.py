@@ -57,6 +57,14 @@ def resolve_persons() -> dict[str, int]:
     return resolve_all(warehouse_engine())
 
 
+def latest_delivery_date() -> date | None:
+    """The newest logical date any delivery was loaded (or found already loaded) for."""
+    with warehouse_engine().connect() as conn:
+        return conn.execute(sa.text(
+            "select max(logical_date) from audit.load_run where status in ('succeeded', 'skipped_duplicate')"
+        )).scalar()
+
+
 def build_core(logical_date: date | None = None) -> None:
     """Rebuild the core tables for the logical date in one transaction (readers see old or new)."""
     from community_dw.geo.grid_assignment import build_core_building

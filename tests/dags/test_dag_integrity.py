@@ -58,7 +58,13 @@ def test_ingest_dags_publish_their_asset_and_the_warehouse_listens(dag_bag) -> N
             produced |= {outlet.name for outlet in task.outlets}
     assert produced == {asset.name for asset in RAW_ASSETS.values()}
     warehouse = dag_bag.dags["warehouse_build"]
-    assert "raw.public_security__resident" in str(warehouse.timetable.asset_condition)
+    condition = warehouse.timetable.asset_condition
+    # all three person-bearing departments, or the grid office alone
+    assert type(condition).__name__ == "AssetAny", condition
+    together, grid = condition.objects
+    assert type(together).__name__ == "AssetAll" and {a.name for a in together.objects} == {
+        RAW_ASSETS[name].name for name in ("public_security", "health", "civil_affairs")}
+    assert grid.name == RAW_ASSETS["grid"].name
     assert "mart.published" in str(dag_bag.dags["outreach_lists"].timetable.asset_condition)
 
 
@@ -92,3 +98,14 @@ def test_parsing_is_fast_and_touches_no_service(dag_file: Path, tmp_path: Path) 
     parse_seconds = float(result.stdout.strip().splitlines()[-1])
     assert parse_seconds < 1.0, f"{dag_file.name} took {parse_seconds:.2f}s to parse"
     assert time.perf_counter() - started < 60
+
+
+@pytest.mark.parametrize("dag_id", ["ingest_public_security", "ingest_grid"])
+def test_file_sensors_wait_for_the_shanghai_days_file(dag_bag, dag_id: str) -> None:
+    # 07:00 in Shanghai on 29 November is 23:00 UTC on the 28th: the run is for the 29th's delivery.
+    import pendulum
+
+    sensor = dag_bag.dags[dag_id].get_task("wait_for_delivery")
+    rendered = sensor.render_template(sensor.filepath, {"logical_date": pendulum.datetime(2026, 11, 28, 23, 0, tz="UTC")})
+    assert rendered.endswith("_20261129.*"), rendered
+    assert dag_bag.dags[dag_id].get_task("delivery_expected").downstream_task_ids == {"wait_for_delivery"}

@@ -18,29 +18,22 @@ empty Redis database number; all removed afterwards, with every process this tes
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
 from community_dw import airflow_env
-from community_dw.airflow_local import stop_groups
 from community_dw.config import PROJECT_ROOT
 from community_dw.orchestration import WAREHOUSE_POOL, WAREHOUSE_POOL_SLOTS
+from tests.airflow_deployment import AirflowDeployment, free_port, metadata_rows
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
@@ -104,55 +97,14 @@ def broker_url(services: None) -> Iterator[str]:
         client.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @dataclass
-class CeleryDeployment:
-    """api-server, scheduler, dag-processor and a Celery worker as child processes, logs in `log_dir`."""
+class CeleryDeployment(AirflowDeployment):
+    """The Airflow core components plus one Celery worker whose task processes carry `worker_name`."""
 
-    env: dict[str, str]
-    log_dir: Path
-    worker_name: str
-    children: dict[str, subprocess.Popen] = field(default_factory=dict)
-
-    @property
-    def port(self) -> int:
-        return int(self.env["AIRFLOW__API__PORT"])
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def process_env(self) -> dict[str, str]:
-        # The warehouse reaches tasks only through the Airflow connection, as in docker-compose.yml.
-        base = {key: value for key, value in os.environ.items() if key != "CDW_WAREHOUSE_URL"}
-        return {**base, **self.env}
-
-    def airflow(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-        command = [str(Path(sys.executable).with_name("airflow")), *args]
-        return subprocess.run(command, env=self.process_env(), capture_output=True, text=True, timeout=timeout)
-
-    def start(self, name: str, args: list[str], extra_env: dict[str, str] | None = None) -> None:
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.log_dir / f"{name}.log", "ab") as log:
-            self.children[name] = subprocess.Popen(
-                [str(Path(sys.executable).with_name("airflow")), *args],
-                env={**self.process_env(), **(extra_env or {})},
-                cwd=self.env["AIRFLOW_HOME"],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group: teardown clears its workers too
-            )
+    worker_name: str = ""
 
     def start_all(self) -> None:
-        self.start("api-server", ["api-server", "--host", "127.0.0.1", "--port", str(self.port)])
-        self.start("scheduler", ["scheduler"])
-        self.start("dag-processor", ["dag-processor"])
+        self.start_core()
         self.start(
             "worker",
             # As docker-compose.yml's `celery worker`; two slots (the pool's size) on a small machine, and no
@@ -166,61 +118,6 @@ class CeleryDeployment:
             },
         )
 
-    def stop(self) -> None:
-        stop_groups({name: child.pid for name, child in self.children.items()}, self.children)
-
-    def log(self, name: str, chars: int | None = None) -> str:
-        path = self.log_dir / f"{name}.log"
-        text = path.read_text(errors="replace") if path.exists() else ""
-        return text[-chars:] if chars else text
-
-    def diagnostics(self) -> str:
-        return "\n".join(f"--- {name}.log (end) ---\n{self.log(name, 2500)}" for name in self.children)
-
-    def task_errors(self, dag_id: str, run_id: str) -> str:
-        """The error events of each task log of a run (Airflow writes them as JSON lines)."""
-        folder = Path(self.env["AIRFLOW_HOME"]) / "logs" / f"dag_id={dag_id}" / f"run_id={run_id}"
-        errors = []
-        for path in sorted(folder.glob("task_id=*/attempt=*.log")):
-            for line in path.read_text(errors="replace").splitlines():
-                if '"level":"error"' in line:
-                    errors.append(f"{path.parent.name}: {line[:1500]}")
-        return "\n".join(errors) or f"(no task errors logged under {folder})"
-
-    def check_alive(self) -> None:
-        for name, child in self.children.items():
-            if (code := child.poll()) is not None:
-                pytest.fail(f"{name} exited with code {code}\n{self.diagnostics()}")
-
-    def wait_for(self, what: str, done: Callable[[], Any], timeout_s: float) -> Any:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            self.check_alive()
-            if result := done():
-                return result
-            time.sleep(2)
-        pytest.fail(f"timed out after {timeout_s:.0f}s waiting for {what}\n{self.diagnostics()}")
-
-    def api(self, method: str, path: str, token: str | None = None, body: dict | None = None) -> dict:
-        request = urllib.request.Request(
-            f"{self.base_url}{path}",
-            data=json.dumps(body).encode() if body is not None else None,
-            headers={"Content-Type": "application/json", "Accept": "application/json"},
-            method=method,
-        )
-        if token:
-            request.add_header("Authorization", f"Bearer {token}")
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.loads(response.read() or b"{}")
-
-    def healthy(self) -> bool:
-        try:
-            health = self.api("GET", "/api/v2/monitor/health")
-        except (urllib.error.URLError, ConnectionError, TimeoutError, json.JSONDecodeError):
-            return False
-        return all((health.get(part) or {}).get("status") == "healthy"
-                   for part in ("metadatabase", "scheduler", "dag_processor"))
-
 
 @pytest.fixture
 def deployment(
@@ -232,24 +129,13 @@ def deployment(
         executor="CeleryExecutor",
         metadata_url=metadata_url,
         broker_url=broker_url,
-        api_port=_free_port(),
+        api_port=free_port(),
     )
     cluster = CeleryDeployment(env=env, log_dir=tmp_path / "logs", worker_name=f"cdw-celery-{uuid.uuid4().hex[:8]}")
     try:
         yield cluster
     finally:
         cluster.stop()
-        leftovers = [name for name, child in cluster.children.items() if child.poll() is None]
-        assert not leftovers, f"still running after teardown: {leftovers}"
-
-
-def _metadata(url: str, sql: str, **params: Any) -> list[sa.Row]:
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return list(conn.execute(sa.text(sql), params))
-    finally:
-        engine.dispose()
 
 
 def test_warehouse_build_runs_on_a_celery_worker(deployment: CeleryDeployment, metadata_url: str) -> None:
@@ -267,12 +153,12 @@ def test_warehouse_build_runs_on_a_celery_worker(deployment: CeleryDeployment, m
     )
     deployment.wait_for(
         f"{DAG_ID} to be parsed and serialized",
-        lambda: _metadata(metadata_url, "select 1 from serialized_dag where dag_id = :d", d=DAG_ID),
+        lambda: metadata_rows(metadata_url, "select 1 from serialized_dag where dag_id = :d", d=DAG_ID),
         READY_TIMEOUT_S,
     )
 
     # What an operator does through the API (the UI's own calls): pool, unpause, trigger.
-    token = airflow_env_login(deployment)
+    token = deployment.login()
     deployment.api("POST", "/api/v2/pools", token,
                    {"name": WAREHOUSE_POOL, "slots": WAREHOUSE_POOL_SLOTS, "description": "warehouse work"})
     deployment.api("PATCH", f"/api/v2/dags/{DAG_ID}", token, {"is_paused": False})
@@ -283,12 +169,12 @@ def test_warehouse_build_runs_on_a_celery_worker(deployment: CeleryDeployment, m
     assert {"standardize", "build_core", "build_marts", "gate_marts"} <= task_ids
 
     def finished() -> str | None:
-        rows = _metadata(metadata_url, "select state from dag_run where dag_id = :d and run_id = :r", d=DAG_ID, r=run_id)
+        rows = metadata_rows(metadata_url, "select state from dag_run where dag_id = :d and run_id = :r", d=DAG_ID, r=run_id)
         state = rows[0].state if rows else None
         return state if state in ("success", "failed") else None
 
     state = deployment.wait_for(f"run {run_id} of {DAG_ID} to finish", finished, RUN_TIMEOUT_S)
-    tis = _metadata(
+    tis = metadata_rows(
         metadata_url,
         """select ti.task_id, ti.state, ti.hostname, ti.external_executor_id, ti.executor,
                   job.job_type
@@ -330,14 +216,8 @@ def test_warehouse_build_runs_on_a_celery_worker(deployment: CeleryDeployment, m
         assert f"Task execute_workload[{celery_id}] succeeded" in worker_log, celery_id
 
 
-def airflow_env_login(deployment: CeleryDeployment) -> str:
-    """A JWT for the admin user, whose password airflow_environment() generated for this test's home."""
-    body = {"username": airflow_env.ADMIN_USER, "password": airflow_env.admin_password()}
-    return deployment.api("POST", "/auth/token", body=body)["access_token"]
-
-
 def _celery_results(metadata_url: str, celery_ids: set[str]) -> dict[str, str]:
-    rows = _metadata(
+    rows = metadata_rows(
         metadata_url,
         "select task_id, status from celery_taskmeta where task_id = any(:ids)",
         ids=sorted(celery_ids),
