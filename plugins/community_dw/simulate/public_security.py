@@ -71,6 +71,11 @@ def export_time(seed: int, date: pd.Timestamp) -> str:
     return f"{date:%Y-%m-%d} {minutes // 60:02d}:{minutes % 60:02d}:{(seed * 13) % 60:02d}"
 
 
+# defects are planted this many delivered rows at a time: Python str objects exist for one chunk
+# of the planted columns only, and each chunk's result is kept as Arrow strings
+PLANT_CHUNK_ROWS = 500_000
+
+
 def _rows(persons: pd.DataFrame, rates: DefectRates, rng: np.random.Generator, log: DefectLog,
           delivery: str, delta: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Delivered rows (Chinese headers) and their truth, with duplicates and quirks planted."""
@@ -84,40 +89,59 @@ def _rows(persons: pd.DataFrame, rates: DefectRates, rng: np.random.Generator, l
     is_dup = sort >= n
     m = len(order)
     row_number = np.arange(1, m + 1)
-    # Python str objects only for the columns defects are planted in; the rest stay Arrow and are
-    # gathered with `take` (16 object columns of a million rows cost over a gigabyte)
-    col = {c: persons[c].to_numpy(dtype=object) for c in PLANTED}
-    take = pa.array(order)
-    birth = persons.birth_date.iloc[order].reset_index(drop=True)
-    birth_years = birth.dt.year.to_numpy()
+    # Python str objects only for one chunk of the columns defects are planted in; the rest stay
+    # Arrow and are gathered with `take` (16 object columns of a million rows cost over a gigabyte)
+    text = {c: _arrow_column(persons[c]) for c in PLANTED}
+    nflags = name_flags(persons["name"])
+    iflags = id_flags(persons["id_number"])
+    birth_all = persons.birth_date.reset_index(drop=True)
+    planted: dict[str, list[pa.Array]] = {c: [] for c in ("name", "id_number", "sex", "ethnicity", "birth_date",
+                                                           "phone", "building_code")}
+    for start in range(0, m, PLANT_CHUNK_ROWS):
+        o = order[start:start + PLANT_CHUNK_ROWS]
+        rows = row_number[start:start + PLANT_CHUNK_ROWS]
+        take = pa.array(o)
 
-    out: dict[str, np.ndarray] = {}
-    true_names = col["name"][order]
-    out["name"], hits = plant_names(true_names, rates, rng, gather(name_flags(col["name"]), order))
-    log.add_hits(SOURCE, delivery, row_number, "姓名", hits, true_names, out["name"])
+        def gathered(c: str, take: pa.Array = take) -> np.ndarray:
+            return text[c].take(take).to_numpy(zero_copy_only=False)
+
+        birth = birth_all.iloc[o].reset_index(drop=True)
+        true_names = gathered("name")
+        out, hits = plant_names(true_names, rates, rng, gather(nflags, o))
+        log.add_hits(SOURCE, delivery, rows, "姓名", hits, true_names, out)
+        planted["name"].append(_strings(out))
+        true_ids = gathered("id_number")
+        out, hits = plant_id_numbers(true_ids, birth.dt.year.to_numpy(), rates, rng, gather(iflags, o))
+        log.add_hits(SOURCE, delivery, rows, "公民身份号码", hits, true_ids, out)
+        planted["id_number"].append(_strings(out))
+        true_sex = gathered("sex")
+        out, hits = plant_sex(true_sex, rates, rng)
+        log.add_hits(SOURCE, delivery, rows, "性别", hits, true_sex, out)
+        planted["sex"].append(_strings(out))
+        eth = gathered("ethnicity")
+        short = np.isin(eth, SHORTENABLE) & (rng.random(len(o)) < rates.ethnicity_short)
+        out = eth.copy()
+        out[short] = np.array([e[:-1] for e in eth[short]], dtype=object)
+        log.add(SOURCE, delivery, rows[short], "民族", "ethnicity_short", eth[short], out[short])
+        planted["ethnicity"].append(_strings(out))
+        out, hits = plant_birth_dates(birth, rates, rng)
+        log.add_hits(SOURCE, delivery, rows, "出生日期", hits, canonical_dates(birth), out)
+        planted["birth_date"].append(_strings(out))
+        canonical, out, hits = plant_phones(gathered("mobile"), gathered("landline"), rates, rng)
+        log.add_hits(SOURCE, delivery, rows, "联系电话", hits, canonical, out)
+        planted["phone"].append(_strings(out))
+        building = gathered("building_code")
+        blank = rng.random(len(o)) < rates.building_code_blank
+        log.add(SOURCE, delivery, rows[blank], "楼栋编码", "blank", building[blank], "")
+        building[blank] = ""
+        planted["building_code"].append(_strings(building))
+        del true_names, true_ids, true_sex, eth, out, canonical, building, birth
+    take = pa.array(order)
+    out: dict[str, pa.ChunkedArray] = {c: pa.chunked_array(v, type=pa.large_string()) for c, v in planted.items()}
+    del planted
     out["id_type"] = _arrow_column(persons["id_type"]).take(take)
-    true_ids = col["id_number"][order]
-    out["id_number"], hits = plant_id_numbers(true_ids, birth_years, rates, rng, gather(id_flags(col["id_number"]), order))
-    log.add_hits(SOURCE, delivery, row_number, "公民身份号码", hits, true_ids, out["id_number"])
-    true_sex = col["sex"][order]
-    out["sex"], hits = plant_sex(true_sex, rates, rng)
-    log.add_hits(SOURCE, delivery, row_number, "性别", hits, true_sex, out["sex"])
-    eth = col["ethnicity"][order]
-    short = np.isin(eth, SHORTENABLE) & (rng.random(m) < rates.ethnicity_short)
-    out["ethnicity"] = eth.copy()
-    out["ethnicity"][short] = np.array([e[:-1] for e in eth[short]], dtype=object)
-    log.add(SOURCE, delivery, row_number[short], "民族", "ethnicity_short", eth[short], out["ethnicity"][short])
-    out["birth_date"], hits = plant_birth_dates(birth, rates, rng)
-    log.add_hits(SOURCE, delivery, row_number, "出生日期", hits, canonical_dates(birth), out["birth_date"])
-    canonical, out["phone"], hits = plant_phones(col["mobile"][order], col["landline"][order], rates, rng)
-    log.add_hits(SOURCE, delivery, row_number, "联系电话", hits, canonical, out["phone"])
     for c in PASS_THROUGH:
         out[c] = _arrow_column(persons[c]).take(take)
-    building = col["building_code"][order].copy()
-    blank = rng.random(m) < rates.building_code_blank
-    log.add(SOURCE, delivery, row_number[blank], "楼栋编码", "blank", building[blank], "")
-    building[blank] = ""
-    out["building_code"] = building
     log.add(SOURCE, delivery, row_number[is_dup], "", "duplicate_row")
     frame = pd.DataFrame({HEADERS[c]: _series(out[c]) for c in HEADERS})
     change_type = np.full(m, "", dtype=object)
@@ -132,9 +156,13 @@ def _rows(persons: pd.DataFrame, rates: DefectRates, rng: np.random.Generator, l
     return frame, truth
 
 
+def _strings(values: np.ndarray) -> pa.Array:
+    return pa.array(values, type=pa.large_string(), from_pandas=True)
+
+
 def _arrow_column(values: pd.Series) -> pa.ChunkedArray:
     """A text column as Arrow strings, without going through Python objects when already Arrow."""
-    if isinstance(values.array, pd.arrays.ArrowStringArray):
+    if isinstance(values.array, (pd.arrays.ArrowStringArray, pd.arrays.ArrowExtensionArray)):
         arr = pa.array(values.array)  # the Arrow data itself (__arrow_array__), no conversion
     else:
         arr = pa.array(values.to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)
