@@ -3,6 +3,15 @@
 -- Survivorship (documented in README): name and ID number from public security when it knows the
 -- person, else the most recent record with a valid ID; birth date and sex from the valid ID number,
 -- else the most recent stated value; phone: the most recently seen valid mobile, else any phone.
+-- Built in one pass: every record of a person goes through one aggregation, and each survivorship
+-- rule picks its record with max() over an array that starts with the rule's sort key and ends with
+-- the values to keep (array comparison is element by element, a null above any value, exactly as
+-- ORDER BY … DESC NULLS FIRST ranks it): flags as '0'/'1', dates as YYYYMMDD, then record_ref.
+-- Memory for the aggregation; the transaction's later files keep it too (core is built in one).
+set local work_mem = '256MB';
+-- The computed record_ref join has no statistics, so the planner expects a few hundred people and
+-- would probe core.resident and core.building by index a million times: hash joins instead.
+set local enable_nestloop = off;
 drop table if exists core.person;
 create table core.person as
 with records as (
@@ -10,46 +19,39 @@ with records as (
     from core.person_link l
     join core.person_record r using (source, record_ref)
 ),
-identity as (
-    select distinct on (person_key)
-        person_key, name, name_pinyin, id_number, id_valid
-    from records
-    order by person_key, (source = 'public_security.residents') desc, id_valid desc, seen_date desc, record_ref desc
-),
-birth_and_sex as (
-    select distinct on (person_key)
+picked as (
+    select
         person_key,
-        case when id_valid then to_date(substr(id_number, 7, 8), 'YYYYMMDD') else birth_date end as birth_date,
-        case when id_valid then case when substr(id_number, 17, 1)::int % 2 = 1 then 'M' else 'F' end
-             else sex end as sex
-    from records
-    order by person_key, id_valid desc, (birth_date is not null) desc, seen_date desc, record_ref desc
-),
-mobile as (
-    select distinct on (person_key) person_key, phone_primary
-    from records
-    where phone_primary is not null
-    order by person_key, (phone_primary ~ '^1[3-9][0-9]{9}$') desc, seen_date desc, record_ref desc
-),
-sources as (
-    select person_key, array_agg(distinct source order by source) as known_to
+        -- identity: public security first, then a valid ID, then the most recent record
+        max(array[(source = 'public_security.residents')::int::text, id_valid::int::text,
+                  to_char(seen_date, 'YYYYMMDD'), record_ref,
+                  name, name_pinyin, id_number, id_valid::text])                        as identity,
+        -- birth date and sex: a valid ID first, then a stated birth date, then the most recent
+        max(array[id_valid::int::text, (birth_date is not null)::int::text, to_char(seen_date, 'YYYYMMDD'), record_ref,
+                  (case when id_valid then to_date(substr(id_number, 7, 8), 'YYYYMMDD') else birth_date end)::text,
+                  case when id_valid then case when substr(id_number, 17, 1)::int % 2 = 1 then 'M' else 'F' end
+                       else sex end])                                                   as birth_and_sex,
+        -- phone: a valid mobile first, then the most recent
+        max(array[(phone_primary ~ '^1[3-9][0-9]{9}$')::int::text, to_char(seen_date, 'YYYYMMDD'), record_ref,
+                  phone_primary]) filter (where phone_primary is not null)              as mobile,
+        array_agg(distinct source order by source)                                      as known_to
     from records
     group by person_key
 ),
 final as (
     select
         -- ids
-        i.person_key,
-        i.id_number,
-        i.id_valid,
+        p.person_key,
+        p.identity[7]                  as id_number,
+        p.identity[8]::boolean         as id_valid,
         -- attributes
-        i.name,
-        i.name_pinyin,
-        bs.birth_date,
-        bs.sex,
-        m.phone_primary,
+        p.identity[5]                  as name,
+        p.identity[6]                  as name_pinyin,
+        p.birth_and_sex[5]::date       as birth_date,
+        p.birth_and_sex[6]             as sex,
+        p.mobile[4]                    as phone_primary,
         -- age at the build's logical date
-        extract(year from age(a.as_of_date, bs.birth_date))::int as age_years,
+        extract(year from age(a.as_of_date, p.birth_and_sex[5]::date))::int as age_years,
         -- residency
         coalesce(r.residency_status, 'not_in_register') as residency_status,
         r.household_no,
@@ -59,16 +61,14 @@ final as (
         r.subdistrict,
         r.population_type,
         -- lineage
-        s.known_to
-    from identity i
-    join birth_and_sex bs using (person_key)
-    join sources s using (person_key)
-    left join mobile m using (person_key)
+        p.known_to
+    from picked p
     left join core.resident r using (person_key)
     left join core.building b on b.building_code = r.building_code
     cross join core.as_of a
 )
 select * from final;
+reset enable_nestloop;
 
 alter table core.person add primary key (person_key);
 create index on core.person (id_number);

@@ -14,6 +14,8 @@
 -- - Delivery noise does not open versions: a blank 楼栋编码 is placed by 现住址 as in core.resident,
 --   and where neither places it the building of the same address is carried forward; a row with no
 --   mobile keeps the last known mobile (a blank or landline-only 联系电话 is not a phone change).
+-- Memory for the sorts and hashes of a million people (for the rest of the transaction).
+set local work_mem = '256MB';
 drop table if exists core.person_history;
 create table core.person_history as
 with linked as (
@@ -52,14 +54,19 @@ observations as (
         linked.population_type,
         case when linked.phone_primary_type = 'mobile' then linked.phone_primary end as phone_mobile
     from linked
+    -- only a blank code is placed by address: only those rows pay for the regular expression
     left join unique_addresses
-      on unique_addresses.address_key = regexp_replace(linked.address_key, '[0-9]+(房|室)$', '')
+      on unique_addresses.address_key
+         = case when linked.building_code is null then regexp_replace(linked.address_key, '[0-9]+(房|室)$', '') end
 ),
 snapshots as (
     select distinct delivery_date, load_id from observations where delivery_kind = 'full'
 ),
 next_snapshot as (
-    -- each record with the first full snapshot delivered after it, and the person's next delivery
+    -- each record with the first full snapshot delivered after it, and the person's next delivery.
+    -- Only records delivered before the latest snapshot can have one: the rest are left out (a record
+    -- left out is later than any snapshot an earlier record is compared with, so the test below
+    -- reads a missing next delivery as it would have read that one).
     select
         observations.*,
         (select min(s.delivery_date) from snapshots s where s.delivery_date > observations.delivery_date)
@@ -69,6 +76,7 @@ next_snapshot as (
             order by delivery_date, (delivery_kind = 'delta'), event_date, load_id, source_row
         ) as next_delivery_date
     from observations
+    where delivery_date < (select max(delivery_date) from snapshots)
 ),
 last_before_snapshot as (
     -- the person's latest record before each later snapshot

@@ -2,6 +2,8 @@
 -- Grain: one row per person who appears in the latest full snapshot or any delta after it.
 -- The latest event wins: a snapshot row, 新增/迁入/信息变更 keep the person resident; 迁出 and 死亡
 -- end residency (the row stays, with its status, so moves and deaths are visible, not dropped).
+-- Memory for the sorts and hashes of a million people (for the rest of the transaction).
+set local work_mem = '256MB';
 drop table if exists core.resident;
 create table core.resident as
 with unique_addresses as (
@@ -19,9 +21,11 @@ linked as (
     from staging.stg_public_security__resident s
     join core.person_link l
       on l.source = 'public_security.residents' and l.record_ref = s.load_id || ':' || s.source_row
-    -- 现住址 names the flat (…号1栋604房); the register names the building (…号1栋): drop the room
+    -- 现住址 names the flat (…号1栋604房); the register names the building (…号1栋): drop the room.
+    -- Only a blank code is placed by address, so only those rows pay for the regular expression.
     left join unique_addresses
-      on unique_addresses.address_key = regexp_replace(s.address_key, '[0-9]+(房|室)$', '')
+      on unique_addresses.address_key
+         = case when s.building_code is null then regexp_replace(s.address_key, '[0-9]+(房|室)$', '') end
 ),
 latest_snapshot as (
     select max(delivery_date) as snapshot_date from linked where delivery_kind = 'full'

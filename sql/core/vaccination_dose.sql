@@ -1,6 +1,8 @@
 -- core.vaccination_dose: one row per real dose given to a resolved person.
 -- Grain: one row per person x vaccine x vaccination date. The same dose entered twice (two records,
 -- same person, vaccine and day) is merged; revoked records never reach staging.
+-- Memory for the sorts and hashes of a million people (for the rest of the transaction).
+set local work_mem = '256MB';
 drop table if exists core.vaccination_dose;
 create table core.vaccination_dose as
 with records as (

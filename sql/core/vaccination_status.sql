@@ -2,6 +2,8 @@
 -- Grain: one row per resident person x catalogue vaccine they are eligible for at the as-of date.
 -- Complete series per core.vaccine_catalogue: FLU counts this season's dose only (1 Sep - 31 Aug);
 -- HPV needs 2 doses if the first was given before age 15, else 3.
+-- Memory for the sorts and hashes of a million people (for the rest of the transaction).
+set local work_mem = '256MB';
 drop table if exists core.vaccination_status;
 create table core.vaccination_status as
 with as_of as (
@@ -11,7 +13,8 @@ with as_of as (
                   9, 1) as flu_season_start
     from core.as_of
 ),
-residents as (
+residents as materialized (
+    -- materialized: each person's age is worked out once, not once per catalogue vaccine
     select p.person_key, p.birth_date, p.sex, p.age_years,
            (extract(year from age(a.as_of_date, p.birth_date)) * 12
             + extract(month from age(a.as_of_date, p.birth_date)))::int as age_months

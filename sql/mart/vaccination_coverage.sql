@@ -1,6 +1,8 @@
 -- mart.vaccination_coverage: who is vaccinated, by vaccine x place x age band.
 -- Grain: one row per vaccine x level (grid | community | subdistrict) x area x age band.
 -- people = eligible residents (core.vaccination_status); rates are null where people = 0.
+-- Memory for the sorts and hashes of a million people (for the rest of the transaction).
+set local work_mem = '256MB';
 drop table if exists mart.vaccination_coverage;
 create table mart.vaccination_coverage as
 with status as (
