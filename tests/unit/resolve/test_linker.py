@@ -56,3 +56,31 @@ def test_dedupe_list_pairs_a_day_month_swap() -> None:
                           "phone": ["13900000001", "13900000001"]})
     pairs = dedupe_list(frame, settings, threshold=0.0)
     assert len(pairs) == 1 and pairs.match_probability.iloc[0] >= settings.upper
+
+
+def test_twins_sharing_everything_but_the_name_are_never_linked_automatically() -> None:
+    settings = load_settings("person")
+    frame = pd.DataFrame({"uid": ["a", "b"], "name": ["SATO KENJI", "ROSSI RAHUL"],
+                          "birth_date": ["2024-09-13"] * 2, "phone": ["19893996625"] * 2,
+                          "household_no": ["442005749529"] * 2, "sex": ["M"] * 2})
+    pairs = dedupe_list(frame, settings, threshold=0.0)
+    assert len(pairs) == 1 and pairs.match_probability.iloc[0] < settings.upper
+    assert pairs.match_weight.iloc[0] > 0  # the evidence is kept for the reviewer; only the link is refused
+
+
+def test_a_missing_middle_dot_is_the_same_name_counted_once() -> None:
+    settings = load_settings("person")
+    frame = pd.DataFrame({"uid": ["a", "b", "c"], "name": ["约翰·史密斯", "约翰史密斯", "约翰·史密斯"],
+                          "name_key": ["约翰史密斯"] * 3, "name_pinyin": ["yuehanshimisi"] * 3,
+                          "birth_date": ["2011-06-17"] * 3, "birth_year": ["2011"] * 3, "sex": ["M"] * 3})
+    pairs = dedupe_list(frame, settings, threshold=0.0).set_index(["uid_l", "uid_r"])
+    assert pairs.loc[("a", "b"), "gamma_name"] == pairs.loc[("a", "c"), "gamma_name"] - 1  # the name_key level
+    # name and pinyin are one comparison: an exact name is not also credited for its pinyin
+    assert pairs.loc[("a", "c"), "match_weight"] - pairs.loc[("a", "b"), "match_weight"] < 10
+
+
+def test_a_comparison_keeps_its_own_m_floor() -> None:
+    model = {"comparisons": [{"output_column_name": "name", "comparison_levels": [
+        {"m_probability": 1.0, "u_probability": 0.01}, {"m_probability": 0.0, "u_probability": 0.99}]}]}
+    levels = smooth(model, 0.001, 1e-7, {"name": 1e-6})["comparisons"][0]["comparison_levels"]
+    assert levels[1]["m_probability"] == pytest.approx(1e-6, rel=1e-3)
