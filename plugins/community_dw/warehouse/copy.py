@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterable
 
 import pandas as pd
+import psycopg2
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 from psycopg2 import sql
@@ -61,6 +62,7 @@ class _ChunkReader:
     def __init__(self, chunks: Iterable[bytes], depth: int = 4):
         self._queue: queue.Queue = queue.Queue(maxsize=depth)
         self._stop = threading.Event()
+        self.error: BaseException | None = None  # what building the chunks raised, if anything
         self._thread = threading.Thread(target=self._fill, args=(iter(chunks),), name="copy-chunks", daemon=True)
         self._thread.start()
 
@@ -86,6 +88,7 @@ class _ChunkReader:
     def read(self, size: int = -1) -> bytes:
         item = self._queue.get()
         if isinstance(item, BaseException):
+            self.error = item
             raise item
         return item
 
@@ -114,5 +117,9 @@ def copy_chunks(dbapi_conn, table: str, columns: list[str], chunks: Iterable[byt
         with dbapi_conn.cursor() as cur:
             cur.copy_expert(statement.as_string(cur), reader, size=1 << 20)
             return cur.rowcount
+    except psycopg2.Error:
+        if reader.error is not None:  # psycopg2 reports it as a cancelled COPY: raise what happened
+            raise reader.error from None
+        raise
     finally:
         reader.close()
