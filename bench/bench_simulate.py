@@ -131,8 +131,8 @@ def main() -> None:
     print(f"{'total (wall)':18s} {total:8.1f}")
     print(f"peak memory (max RSS of this process): {peak_mb:,.0f} MB")
     print("counts: " + ", ".join(f"{k}={v:,}" for k, v in c.items()))
-    print("note: health_db_load runs in a thread alongside public_security/civil_affairs/grid; "
-          "health_db_wait is what the main thread waited for it")
+    print("note: health_db_load runs in a thread from the end of health_generate alongside "
+          "public_security/civil_affairs/grid/truth; health_db_wait is what the main thread waited for it")
     if args.out is None:
         shutil.rmtree(out, ignore_errors=True)
 

@@ -57,21 +57,12 @@ def generate_city(out_dir: Path | str, config: SimConfig | None = None, health_d
     pop = build_population(cfg, sizes, geo, rng_pop)
     timings["population"] = time.perf_counter() - t
 
-    # health first: its database load runs in a thread while the files are written (PostgreSQL
-    # parses the COPY on its own core)
+    # health first: its database load runs in a thread while the other departments and the truth
+    # are written (PostgreSQL parses the COPY on its own core)
     t = time.perf_counter()
     hd = health.build_health(pop.persons, cfg, rng_health, log)
     files.append(health.write_versions(hd, out))
-    # the health truth is final now: write it and let the frames go rather than carry them (~1 GB
-    # at a million residents) through every other department
-    health_counts = {"health_records": len(hd.records), "health_versions": len(hd.versions)}
-    hd.versions = None  # type: ignore[assignment]  # on disk now; the DB load reads it from there
-    release_memory()
-    complete_share = hd.status.groupby("vaccine_code").complete.mean().round(4).to_dict()
-    write_truth(out, {"health_records": hd.records, "vaccination_status": hd.status})
-    del hd
-    release_memory()
-    timings["health_generate"] = time.perf_counter() - t
+    # the load starts as soon as the versions file is there (the health truth is written meanwhile)
     loader: threading.Thread | None = None
     load_result: dict[str, object] = {}
     if health_db_url:
@@ -85,6 +76,16 @@ def generate_city(out_dir: Path | str, config: SimConfig | None = None, health_d
             load_result["seconds"] = time.perf_counter() - t0
         loader = threading.Thread(target=load, name="health-db-load")
         loader.start()
+    # the health truth is final now: write it and let the frames go rather than carry them (~1 GB
+    # at a million residents) through every other department
+    health_counts = {"health_records": len(hd.records), "health_versions": len(hd.versions)}
+    hd.versions = None  # type: ignore[assignment]  # on disk now; the DB load reads it from there
+    release_memory()
+    complete_share = hd.status.groupby("vaccine_code").complete.mean().round(4).to_dict()
+    write_truth(out, {"health_records": hd.records, "vaccination_status": hd.status})
+    del hd
+    release_memory()
+    timings["health_generate"] = time.perf_counter() - t
 
     t = time.perf_counter()
     initial = pop.initial
@@ -114,16 +115,6 @@ def generate_city(out_dir: Path | str, config: SimConfig | None = None, health_d
     bpath, building_truth = grid_office.write_buildings(geo, out, day1, cfg.defects, rng_grid, log)
     files += [gpath, bpath]
     timings["grid"] = time.perf_counter() - t
-
-    health_rows = None
-    if loader is not None:
-        t = time.perf_counter()
-        loader.join()
-        if "error" in load_result:
-            raise load_result["error"]  # type: ignore[misc]
-        health_rows = int(load_result["rows"])  # type: ignore[arg-type]
-        timings["health_db_wait"] = time.perf_counter() - t
-        timings["health_db_load"] = float(load_result["seconds"])  # type: ignore[arg-type]
 
     t = time.perf_counter()
     defects = log.frame()
@@ -164,4 +155,15 @@ def generate_city(out_dir: Path | str, config: SimConfig | None = None, health_d
         "defects": defects,
     }, summary)
     timings["truth"] = time.perf_counter() - t
+
+    # the truth is written while the database load goes on in its thread
+    health_rows = None
+    if loader is not None:
+        t = time.perf_counter()
+        loader.join()
+        if "error" in load_result:
+            raise load_result["error"]  # type: ignore[misc]
+        health_rows = int(load_result["rows"])  # type: ignore[arg-type]
+        timings["health_db_wait"] = time.perf_counter() - t
+        timings["health_db_load"] = float(load_result["seconds"])  # type: ignore[arg-type]
     return CityResult(out, cfg, files, counts, timings, health_rows)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 import sqlalchemy as sa
 
@@ -60,10 +61,17 @@ def test_days_evolve_with_corrections_deletes_and_late_commits(health_city) -> N
     apply_health_day(url, city.out_dir, 3)
     with engine.connect() as conn:
         final = dict(conn.exec_driver_sql("select record_id, is_deleted from vaccination_record").all())
+        stamps = pd.DataFrame(conn.exec_driver_sql(
+            "select record_id, vaccinated_at, updated_at from vaccination_record").all(),
+            columns=["record_id", "vaccinated_at", "updated_at"]).set_index("record_id")
     engine.dispose()
     assert len(final) == len(records)
     truth = dict(zip(records.record_id, records.is_deleted, strict=True))
     assert final == truth
+    # the same instants as the truth (the load writes them as UTC text, whatever the server's zone)
+    by_id = records.set_index("record_id").reindex(stamps.index)
+    for column in ("vaccinated_at", "updated_at"):
+        assert (pd.to_datetime(stamps[column], utc=True) == by_id[column].dt.tz_convert("UTC")).all()
     assert records[records.entered_in_error].is_deleted.all()
 
 
