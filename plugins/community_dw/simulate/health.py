@@ -780,7 +780,12 @@ def write_versions(health: HealthData, data_dir: Path) -> Path:
 
     # one row group at a time, taken in file order: no sorted copy of all 3.4M versions at once
     versions = health.versions
-    with pq.ParquetWriter(path, _decoded(versions.table.slice(0, 0)).schema, compression="zstd") as writer:
+    # dictionary pages only for the low-cardinality columns: names, ID numbers, phones and times
+    # fall back to plain pages anyway, after first building a dictionary (~30% of the write's time)
+    low = [f.name for f in versions.table.schema
+           if pa.types.is_dictionary(f.type) or f.name in ("dose_number", "is_deleted", "version", "visible_day")]
+    with pq.ParquetWriter(path, _decoded(versions.table.slice(0, 0)).schema, compression="zstd",
+                          use_dictionary=low) as writer:
         for table in versions.slices(ROW_GROUP_ROWS):
             writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
             del table
