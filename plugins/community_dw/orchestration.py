@@ -117,11 +117,9 @@ def run_date(context: dict):
 
 
 def build_date(context: dict):
-    """The date a warehouse build is as of: its logical date when it has one; for an asset-triggered run,
-    the newest date a delivery was loaded for. A build that runs after a backfill or a late catch-up run
-    is then as of the data's day, not of the wall clock, so it publishes what daily runs would have."""
-    if context.get("logical_date"):
-        return run_date(context)
+    """The date a warehouse build is as of: the newest day a loaded delivery is dated, whatever day the
+    build runs (asset-triggered, backfilled, caught up late or triggered by hand), so it publishes what
+    daily runs would have; the run's own date only before anything was loaded."""
     from community_dw.pipeline import latest_delivery_date
 
     return latest_delivery_date() or run_date(context)

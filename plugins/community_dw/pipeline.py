@@ -58,11 +58,14 @@ def resolve_persons() -> dict[str, int]:
 
 
 def latest_delivery_date() -> date | None:
-    """The newest logical date any delivery was loaded (or found already loaded) for."""
+    """The newest day a loaded file delivery is dated (its name's _YYYYMMDD; the register's daily delta
+    names the population's day). Pulls from a database or an API carry no day of their own, so an extra
+    pull does not move the date a build is as of; with no dated file loaded, the newest pull's date."""
     with warehouse_engine().connect() as conn:
-        return conn.execute(sa.text(
-            "select max(logical_date) from audit.load_run where status in ('succeeded', 'skipped_duplicate')"
-        )).scalar()
+        return conn.execute(sa.text(r"""
+            select coalesce(max(to_date(substring(delivery_name from '_(\d{8})\.'), 'YYYYMMDD')),
+                            max(logical_date))
+            from audit.load_run where status in ('succeeded', 'skipped_duplicate')""")).scalar()
 
 
 def build_core(logical_date: date | None = None) -> None:

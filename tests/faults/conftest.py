@@ -133,7 +133,7 @@ def _whole_suite_ran(session: pytest.Session) -> bool:
 
 
 #: Scenario order in the report: the issue's list, whatever order pytest ran the modules in.
-REPORT_ORDER = ("test_idempotency", "test_kill_mid_copy", "test_server_restart", "test_delivery_order",
+REPORT_ORDER = ("test_idempotency", "test_catch_up", "test_kill_mid_copy", "test_server_restart", "test_delivery_order",
                 "test_schema_drift", "test_malformed_corpus", "test_api_flaky")
 
 

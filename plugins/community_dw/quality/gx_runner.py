@@ -15,9 +15,12 @@ pandas. Only up to ``SAMPLE_SIZE`` offending values/rows per expectation leave t
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import re
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -167,9 +170,30 @@ def _file_path(url: str | None) -> Path | None:
     return Path(unquote(parsed.path)) if parsed.scheme in ("file", "") else None
 
 
+@contextmanager
+def _suite_lock(store_root: Path, suite_name: str) -> Iterator[None]:
+    """One gate of a suite at a time on this store. Two processes saving the same suite file race: the
+    second rewrites its expectation ids and GX then refuses the first one's validation definition
+    ("has changed since it has last been saved")."""
+    store_root.mkdir(parents=True, exist_ok=True)
+    with open(store_root / f".{suite_name}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def validate(url: str, suite: SuiteSpec, specs: list[ExpectationSpec], *, store_root: Path, docs_dir: Path,
              load_id: int | None = None, run_id: str | None = None) -> ValidationOutcome:
     """Run `specs` against the suite's table (only rows of `load_id` when the suite has a load_column)."""
+    with _suite_lock(store_root, suite.name):
+        return _validate(url, suite, specs, store_root=store_root, docs_dir=docs_dir, load_id=load_id,
+                         run_id=run_id)
+
+
+def _validate(url: str, suite: SuiteSpec, specs: list[ExpectationSpec], *, store_root: Path, docs_dir: Path,
+              load_id: int | None, run_id: str | None) -> ValidationOutcome:
     gx = _gx()
     from great_expectations.core.run_identifier import RunIdentifier
 
