@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from community_dw.simulate.config import SimConfig
 from community_dw.simulate.geography import Geography
@@ -231,7 +232,7 @@ def make_households(sizes: np.ndarray, types: np.ndarray, building_idx: np.ndarr
                       + pd.Series(rng.integers(1, 200, k)).astype(str).to_numpy(dtype=object) + "号")
     reg_addr[passport] = ""
 
-    return pd.DataFrame({
+    return pd.DataFrame({c: _text(v) for c, v in {
         "person_id": np.arange(first_person, first_person + n, dtype=np.int64),
         "household_no": hh_no[hh_of],
         "relation_to_head": role,
@@ -256,7 +257,22 @@ def make_households(sizes: np.ndarray, types: np.ndarray, building_idx: np.ndarr
         "present_from_day": np.full(n, day, dtype=np.int64),
         "left_day": np.full(n, 0, dtype=np.int64),
         "status": np.full(n, "present", dtype=object),
-    })
+    }.items()})
+
+
+# pandas' default text dtype (Arrow-backed "str" from pandas 3; object where strings are not inferred)
+_TEXT_DTYPE = pd.Series(["x"]).dtype
+
+
+def _text(values: np.ndarray):
+    """An object array of str as pandas' default text column, converted by Arrow in one pass (the
+    same column pandas infers, ~5x faster: a million-resident city has 17 such columns)."""
+    if values.dtype != object or not isinstance(_TEXT_DTYPE, pd.StringDtype):
+        return values
+    try:
+        return pd.array(pa.array(values, type=pa.large_string(), from_pandas=True), dtype=_TEXT_DTYPE)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # not all str: let pandas decide
+        return values
 
 
 def initial_population(cfg: SimConfig, sizes: np.ndarray, geo: Geography, rng: np.random.Generator) -> pd.DataFrame:
