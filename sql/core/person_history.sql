@@ -105,20 +105,24 @@ absences as (
                       where o.person_key = b.person_key and o.load_id = b.snapshot_load_id)
 ),
 ordered as (
+    -- seq, the last known mobile's run and the effective date share one window: the delivery order
     select
         all_rows.*,
-        row_number() over (
-            partition by person_key
-            order by delivery_date, (delivery_kind = 'delta'), event_date, load_id, source_row
-        ) as seq
+        row_number() over in_order                  as seq,
+        count(phone_mobile) over in_order           as mobile_run,
+        max(event_date) over in_order               as effective_date
     from (select * from observations union all select * from absences) all_rows
+    window in_order as (
+        partition by person_key
+        order by delivery_date, (delivery_kind = 'delta'), event_date, load_id, source_row
+        rows between unbounded preceding and current row
+    )
 ),
 carried as (
-    -- runs of rows since the last known building (per address) and the last known mobile
+    -- runs of rows since the last known building (per address); the mobile's run is in ordered
     select
         ordered.*,
-        count(building_code) over (partition by person_key, address_key order by seq) as building_run,
-        count(phone_mobile) over (partition by person_key order by seq)               as mobile_run
+        count(building_code) over (partition by person_key, address_key order by seq) as building_run
     from ordered
 ),
 filled as (
@@ -127,8 +131,7 @@ filled as (
         first_value(building_code) over (partition by person_key, address_key, building_run order by seq)
                                                                             as building_code_filled,
         first_value(phone_mobile) over (partition by person_key, mobile_run order by seq)
-                                                                            as phone_mobile_filled,
-        max(event_date) over (partition by person_key order by seq)         as effective_date
+                                                                            as phone_mobile_filled
     from carried
 ),
 compared as (
