@@ -47,6 +47,8 @@ def link_deterministic(conn: Connection, *, create_new: bool = True) -> ResolveC
         by_id = run_sql(conn, "resolve/link_by_id_number")
     run_sql(conn, "resolve/resolve_pending")
     by_name = run_sql(conn, "resolve/link_by_name_birth_date")
+    # most pending rows are gone now: fresh statistics keep the later anti-joins off nested loops
+    conn.exec_driver_sql("analyze resolve_pending")
     new = run_sql(conn, "resolve/link_new_persons") if create_new else 0
     return ResolveCounts(int(by_id), int(by_name), int(new or 0))
 
