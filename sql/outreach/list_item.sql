@@ -66,10 +66,11 @@ with run as (
 ),
 household_phones as (
     -- other residents of the household, working-age adults first: a child's entry must reach a
-    -- parent, an old person's a son or daughter
+    -- parent, an old person's a son or daughter. Ties go by the number itself, not by person_key,
+    -- whose order depends on the order deliveries were loaded in.
     select c.person_key,
            array_agg(o.phone_primary order by (o.age_years between 18 and 64) desc nulls last,
-                     o.age_years desc nulls last, o.person_key) as phones
+                     o.age_years desc nulls last, o.phone_primary) as phones
     from outreach.candidate c
     join core.person p on p.person_key = c.person_key
     join core.person o on o.household_no = p.household_no and o.person_key <> p.person_key
