@@ -103,6 +103,9 @@ def _normalize_unique(u: pd.Series) -> pd.DataFrame:
     name = pd.Series(pd.NA, index=u.index, dtype="str")
     name[has_han.to_numpy()] = simplified
     name[~has_han.to_numpy()] = latin
+    # Removing a space can leave a letter and a combining mark side by side (NFKC turns a spacing
+    # diaeresis into space + U+0308): compose again so a second pass changes nothing.
+    name = name.str.normalize("NFC")
     name = name.where(name != "")
     trad = np.zeros(len(u), dtype=bool)
     trad[has_han.to_numpy()] = had_trad

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from community_dw.standardize.names import COLUMNS, DOT_VARIANTS, MIDDLE_DOT, standardize_names
@@ -108,6 +108,7 @@ def test_dot_and_spacing_never_change_the_keys(given_name: str, family: str, dot
 
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.text(min_size=0, max_size=8), min_size=0, max_size=20))
+@example(["E\u00a8\U00020000"])  # spacing diaeresis: NFKC gives space + U+0308, the space is then removed
 def test_never_fails_and_is_idempotent(values: list[str]) -> None:
     first = standardize_names(pd.Series(values, dtype=object))
     again = standardize_names(first["name"])
