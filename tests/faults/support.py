@@ -37,25 +37,39 @@ def is_surrogate(column: str) -> bool:
 
 
 def _columns(conn: sa.Connection, schema: str, table: str) -> list[str]:
-    return list(conn.execute(sa.text(
-        "select column_name from information_schema.columns where table_schema = :s and table_name = :t "
-        "order by ordinal_position"), {"s": schema, "t": table}).scalars())
+    return [name for name, _ in _typed_columns(conn, schema, table)]
+
+
+def _typed_columns(conn: sa.Connection, schema: str, table: str) -> list[tuple[str, str]]:
+    return [(row.column_name, row.data_type) for row in conn.execute(sa.text(
+        "select column_name, data_type from information_schema.columns where table_schema = :s "
+        "and table_name = :t order by ordinal_position"), {"s": schema, "t": table})]
 
 
 def table_checksum(conn: sa.Connection, schema: str, table: str, exclude: set[str] | frozenset[str] = frozenset(),
-                   ignore_surrogates: bool = False) -> tuple[int, str]:
-    """(rows, md5 of every row's text in a stable order): order by the whole row, so no key is needed."""
-    picked = [c for c in _columns(conn, schema, table)
+                   ignore_surrogates: bool = False, float_digits: int | None = None,
+                   where: str = "true") -> tuple[int, str]:
+    """(rows, md5 of every row's text in a stable order): order by the whole row, so no key is needed.
+
+    `float_digits` rounds double precision columns before hashing: match probabilities from a Splink model
+    trained on another first load (another warehouse) agree to many decimals, not to the last bit.
+    """
+    def expression(column: str, data_type: str) -> str:
+        if float_digits is not None and data_type in ("double precision", "real"):
+            return f'round("{column}"::numeric, {int(float_digits)})'
+        return f'"{column}"'
+
+    picked = [expression(c, t) for c, t in _typed_columns(conn, schema, table)
               if c not in exclude and not (ignore_surrogates and is_surrogate(c))]
-    row = "row(" + ", ".join(f'"{c}"' for c in picked) + ")::text"
+    row = "row(" + ", ".join(picked) + ")::text"
     count, digest = conn.execute(sa.text(
         f"select count(*), coalesce(md5(string_agg(r, E'\\n' order by r collate \"C\")), 'empty') "
-        f'from (select {row} as r from "{schema}"."{table}") t')).one()
+        f'from (select {row} as r from "{schema}"."{table}" where {where}) t')).one()
     return int(count), str(digest)
 
 
-def published_checksums(engine: sa.Engine, ignore_surrogates: bool = False,
-                        ignore_item_history: bool = False) -> dict[str, tuple[int, str]]:
+def published_checksums(engine: sa.Engine, ignore_surrogates: bool = False, ignore_item_history: bool = False,
+                        float_digits: int | None = None) -> dict[str, tuple[int, str]]:
     """Every published table (core.*, mart.*, outreach.list_item content columns) -> (rows, md5)."""
     sums: dict[str, tuple[int, str]] = {}
     with engine.connect() as conn:
@@ -63,11 +77,22 @@ def published_checksums(engine: sa.Engine, ignore_surrogates: bool = False,
             "select schemaname, tablename from pg_tables where schemaname = any(:schemas) "
             "order by schemaname, tablename"), {"schemas": list(PUBLISHED_SCHEMAS)}).all()
         for schema, table in tables:
-            sums[f"{schema}.{table}"] = table_checksum(conn, schema, table, ignore_surrogates=ignore_surrogates)
+            sums[f"{schema}.{table}"] = table_checksum(conn, schema, table, ignore_surrogates=ignore_surrogates,
+                                                       float_digits=float_digits)
         item_columns_left_out = LIST_ITEM_HISTORY if ignore_item_history else LIST_ITEM_BOOKKEEPING
+        # Closed items are history too: a need daily runs found on day 1 and saw met on day 2 was never
+        # open for a run catching up on day 3. What staff act on, the open items, must agree.
         sums["outreach.list_item"] = table_checksum(conn, "outreach", "list_item", exclude=item_columns_left_out,
-                                                    ignore_surrogates=ignore_surrogates)
+                                                    ignore_surrogates=ignore_surrogates, float_digits=float_digits,
+                                                    where="status = 'open'" if ignore_item_history else "true")
     return sums
+
+
+def comparable_checksums(engine: sa.Engine) -> dict[str, tuple[int, str]]:
+    """What two warehouses built from the same deliveries, loaded in another order or number of runs, must
+    agree on: published tables without surrogate keys and lineage, the open outreach items without their
+    history, probabilities to 6 decimals."""
+    return published_checksums(engine, ignore_surrogates=True, ignore_item_history=True, float_digits=6)
 
 
 def diff_checksums(before: dict[str, tuple[int, str]], after: dict[str, tuple[int, str]]) -> list[str]:
