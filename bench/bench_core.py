@@ -70,14 +70,15 @@ insert into staging.stg_public_security__resident (
     building_code, population_type, subdistrict, community, change_type, change_date)
 select 1 + d, row_number() over (partition by d order by s.source_row) + 1, 'delta', date '2026-11-01' + d,
        name, id_type, id_number, id_valid, birth_date, sex,
-       case when s.source_row % 1000 < 3 then '137' || lpad((s.source_row * d)::text, 8, '0') else phone_primary end,
+       case when (s.source_row + d * 7) % 1000 < 3 then '137' || lpad((s.source_row * d)::text, 8, '0') else phone_primary end,
        phone_primary_type, household_no, relation_to_head, current_address, address_key, building_code,
        population_type, subdistrict, community,
-       case when s.source_row % 1000 < 3 then '信息变更' when s.source_row % 1000 < 5 then '迁出' else '死亡' end,
+       case when (s.source_row + d * 7) % 1000 < 3 then '信息变更' when (s.source_row + d * 7) % 1000 < 5 then '迁出'
+            else '死亡' end,
        date '2026-11-01' + d
 from staging.stg_public_security__resident s
 cross join generate_series(1, 2) d
-where s.load_id = 1 and (s.source_row + d * 7) % 1000 < 6 and s.source_row % 1000 < 6;
+where s.load_id = 1 and (s.source_row + d * 7) % 1000 < 6;
 insert into core.person_link (source, record_ref, person_key, method, rule_version)
 select 'public_security.residents', load_id || ':' || source_row, substr(id_number, 2)::bigint, 'id_number', 'bench'
 from staging.stg_public_security__resident;

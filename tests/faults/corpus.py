@@ -14,7 +14,7 @@ import random
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -47,7 +47,6 @@ class Malformed:
     expect: tuple[str, ...] = ()  # more fragments the error must contain
     transport: str = "file"  # file | sql | api
     accepted: bool = False  # the platform takes it (with a flag) instead of refusing it
-    marks: tuple = field(default_factory=tuple)
 
 
 # -- files ------------------------------------------------------------------------------------------
@@ -228,10 +227,6 @@ def _undated_copy(p: Plant) -> bytes:
 
 
 UNDATED = "residents_full_20261101_v2.csv"
-KNOWN_GAP_UNDATED = ("known gap: a file whose name matches the delivery pattern but not _YYYYMMDD. is loaded with "
-                     "no delivery date (file_ingest.delivery_date -> None, sorted first); staging's delivery_date "
-                     "is then null and only the staging gate's critical not-null check stops it downstream")
-
 CORPUS: list[Malformed] = [
     # public security: CSV and XLSX in the drop folder
     Malformed("ps-empty-file", "public_security", "a 0-byte delta", PS_DELTA,
@@ -255,7 +250,7 @@ CORPUS: list[Malformed] = [
     Malformed("ps-xlsx-not-zip", "public_security", "an XLSX delta that is really a CSV", PS_DELTA_XLSX,
               _ps(PS_DELTA_XLSX, _ps_delta), ("not a zip archive",)),
     Malformed("ps-undated-name", "public_security", "a corrected snapshot named residents_full_20261101_v2.csv",
-              UNDATED, _ps(UNDATED, _undated_copy, replaces=None), ("date",), marks=("xfail-undated",)),
+              UNDATED, _ps(UNDATED, _undated_copy, replaces=None), ("no delivery date",)),
     # grid: GeoJSON polygons and the buildings workbook
     Malformed("grid-geojson-not-collection", "grid", "a single Feature instead of a FeatureCollection", GRIDS,
               _grid(_not_a_collection), ("FeatureCollection",)),

@@ -14,7 +14,7 @@ from community_dw.ingest import ingest_all
 from community_dw.sources import http_api
 from tests.conftest import create_database, drop_database
 from tests.faults.conftest import City, ReliabilityRow
-from tests.faults.corpus import CORPUS, KNOWN_GAP_UNDATED, Malformed, Plant, hostile_api
+from tests.faults.corpus import CORPUS, Malformed, Plant, hostile_api
 from tests.faults.support import TOKEN, city_environment, fetch, loads, scalar
 
 #: The sources each department loads in a good ingest of the city (day 3).
@@ -29,8 +29,7 @@ WATERMARK = {"health": "health.vaccination_record", "civil_affairs": "civil_affa
 
 
 def _params() -> list:
-    marks = {"xfail-undated": pytest.mark.xfail(strict=True, reason=KNOWN_GAP_UNDATED)}
-    return [pytest.param(case, id=case.case_id, marks=[marks[m] for m in case.marks]) for case in CORPUS]
+    return [pytest.param(case, id=case.case_id) for case in CORPUS]
 
 
 def test_the_corpus_covers_every_department_with_at_least_20_deliveries() -> None:

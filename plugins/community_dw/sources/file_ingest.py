@@ -143,6 +143,14 @@ def ingest_file(engine: Engine, spec: FileDeliverySpec, path: Path, logical_date
         return LoadOutcome(spec.source, path.name, "skipped_duplicate", load_id)
     load_id = start_load(engine, spec.source, path.name, landed.content_hash, logical_date)
     rows_read = None
+    if delivery_date(path) is None:
+        # Files load in the order their names date them, and staging takes the delivery day from the
+        # name: an undated file (a "_v2" re-export, say) would load first with no day. Hold the source.
+        message = (f"{path.name}: the file name carries no delivery date; deliveries are named "
+                   f"<kind>_YYYYMMDD.<ext> (SOURCES.md), e.g. residents_full_20261101.csv. Rename it "
+                   f"to the day it is for; it and later deliveries wait until then")
+        fail_load(engine, load_id, message, rows_read)
+        raise IngestError(message)
     try:
         # The dropped file, not the archive copy, so errors name the file the department sent.
         if (direct := _load_direct(engine, spec, path, mapping, load_id)) is not None:
