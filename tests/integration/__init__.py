@@ -1,0 +1,1 @@
+"""Integration tests: the package code against a real PostgreSQL (and real HTTP/SQL sources)."""
