@@ -1,1 +1,1 @@
-"""Unit tests: pure functions, no database."""
+"""Unit tests: pure functions and files, no warehouse."""
