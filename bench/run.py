@@ -128,7 +128,7 @@ def main() -> None:
     os.environ.update({"CDW_WAREHOUSE_URL": warehouse_url, "CDW_LANDING_DIR": str(work),
                        "CDW_HEALTH_DB_URL": health_url})
     from community_dw import pipeline
-    from community_dw.ingest import ingest_all
+    from community_dw.ingest import DEPARTMENTS, ingest_all
     from community_dw.warehouse.session import warehouse_engine
 
     stages: list[Stage] = []
@@ -163,14 +163,21 @@ def main() -> None:
             before = _count(warehouse_engine(), "select coalesce(sum(rows_loaded), 0) from audit.load_run")
             measure(phase, "ingest (4 departments -> raw)", lambda d=day: ingest_all(d))
             stages[-1].rows = _count(warehouse_engine(), "select coalesce(sum(rows_loaded), 0) from audit.load_run") - before
-            measure(phase, "standardize (raw -> staging)", pipeline.standardize,
-                    rows=stages[-1].rows)
+            for department in DEPARTMENTS:  # one stage each: where standardization time goes
+                staged_rows = ("select coalesce(sum(s.rows_in), 0) from audit.load_step s join audit.load_run r "
+                               f"using (load_id) where s.step = 'standardize' and r.source like '{department}.%'")
+                before = _count(warehouse_engine(), staged_rows)
+                measure(phase, f"standardize {department}", lambda d=department: pipeline.standardize([d]))
+                stages[-1].rows = _count(warehouse_engine(), staged_rows) - before
             measure(phase, "gate staging (Great Expectations)", lambda: pipeline.gate_layer("staging"))
             measure(phase, "resolve persons (deterministic + Splink)", pipeline.resolve_persons,
                     "select count(*) from core.person_link")
             measure(phase, "core (SQL)", lambda d=day: pipeline.build_core(d), "select count(*) from core.person")
             measure(phase, "marts (SQL)", pipeline.build_marts)
             measure(phase, "gate marts + publish", lambda: (pipeline.gate_layer("mart"), pipeline.publish_marts()))
+            measure(phase, "outreach lists", lambda d=day: pipeline.build_outreach(d),
+                    "select count(*) from outreach.list_item where status = 'open'")
+            measure(phase, "gate outreach", lambda: pipeline.gate_layer("outreach"))
     finally:
         api.stop()
     if full_csv is not None:
