@@ -123,5 +123,46 @@ def marts_publish(
     console.print("published: " + ", ".join(publish_marts()))
 
 
+ingest_app = typer.Typer(help="Operate the ingest: deliveries held for a reason a person resolves.",
+                         no_args_is_help=True)
+app.add_typer(ingest_app, name="ingest")
+
+
+@ingest_app.command("accept-gap")
+def ingest_accept_gap(
+    source: str = typer.Argument(..., help="The delivery source, e.g. public_security.residents."),
+    day: str = typer.Argument(..., help="The day with no delivery, YYYY-MM-DD."),
+    reason: str = typer.Option(..., "--reason", help="Why there is none (e.g. the department's reply); recorded."),
+    through: str = typer.Option(None, "--through", help="Last day of a run of days with no delivery, YYYY-MM-DD."),
+) -> None:
+    """Accept that SOURCE issued no delta on DAY (through --through), so the deltas held behind it load.
+
+    A delta dated after a day with no delivery is held (its changes would be applied over a missing
+    day). Accept only once the department confirmed the day has none; the acknowledgement, who gave it
+    and why, is kept in audit.accepted_delivery_gap. The next ingest loads the held deltas.
+    """
+    from datetime import date
+
+    from community_dw.sources.delta_gaps import accept_gap
+    from community_dw.sources.file_ingest import FILE_DELIVERIES
+    from community_dw.warehouse.session import warehouse_engine
+
+    if source not in FILE_DELIVERIES:
+        console.print(f"[red]unknown source '{source}'[/red]; choose from {', '.join(FILE_DELIVERIES)}")
+        raise typer.Exit(1)
+    try:
+        first = date.fromisoformat(day)
+        last = date.fromisoformat(through) if through else first
+        added = accept_gap(warehouse_engine(), source, first, last, reason)
+    except ValueError as error:
+        console.print(f"[red]not accepted[/red]: {error}", highlight=False)
+        raise typer.Exit(1) from None
+    if added:
+        console.print(f"accepted for {source}: no delivery on {', '.join(str(d) for d in added)}; "
+                      "the next ingest loads the deltas held behind it", highlight=False)
+    else:
+        console.print(f"already accepted for {source}: nothing changed", highlight=False)
+
+
 def main() -> None:  # pragma: no cover - console entry
     app()

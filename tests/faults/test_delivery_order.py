@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from datetime import date
@@ -15,7 +16,7 @@ from community_dw.ingest import ingest_all
 from community_dw.pipeline import build_core, resolve_persons, standardize
 from community_dw.simulate.truth import read_truth
 from tests.faults.conftest import ReliabilityRow
-from tests.faults.support import copy_landing, fetch, loads, raw_duplicates
+from tests.faults.support import copy_landing, fetch, loads, raw_duplicates, table_checksum
 
 PS = "public_security"
 STATUS = {"present": "resident", "moved_out": "moved_out", "died": "deceased"}
@@ -86,6 +87,43 @@ def _status_against_truth(engine: sa.Engine, city: Path, last_day: int) -> tuple
     return len(matched), len(wrong), examples
 
 
+def _core_state(engine: sa.Engine) -> dict[str, tuple[int, str]]:
+    """Checksums of who lives where: core.person without age_years, which is counted at the build's date."""
+    with engine.connect() as conn:
+        return {"core.resident": table_checksum(conn, "core", "resident"),
+                "core.person": table_checksum(conn, "core", "person", exclude={"age_years"})}
+
+
+def _hold_is_clear(city: Path, drop: Path, deltas: list[Path], engine: sa.Engine,
+                   reliability: ReliabilityRow) -> None:
+    """Day 3's delta without day 2's: held with a message naming the missing day; nothing else moves."""
+    day1_core = _core_state(engine)
+    day3_files = [path for path in deltas if "20261103" in path.name]
+    _release(day3_files, drop)
+    regrid = drop / "grid" / "grids_20261103.geojson"  # the grid office delivers the same day (re-serialized)
+    regrid.write_text(json.dumps(json.loads((city / "grid" / "grids_20261101.geojson").read_text("utf-8")),
+                                 ensure_ascii=False, indent=1), encoding="utf-8")
+    failures = _build_core(date(2026, 11, 3))
+    assert set(failures) == {PS}, failures
+    message = failures[PS]
+    assert "residents_delta_20261103.xlsx: held" in message and "2026-11-02" in message
+    assert "cdw ingest accept-gap public_security.residents 2026-11-02" in message
+    assert all((drop / PS / path.name).exists() for path in day3_files)  # kept in the drop folder
+    [held] = [a for a in loads(engine, "public_security.residents") if a["status"] == "failed"]
+    assert held["delivery_name"] == "residents_delta_20261103.xlsx" and held["error"] in message
+    grid = [a for a in loads(engine, "grid.grids") if a["delivery_name"] == regrid.name]
+    assert [a["status"] for a in grid] == ["succeeded"] and not regrid.exists()
+    assert _core_state(engine) == day1_core
+    day1_total, day1_wrong, _ = _status_against_truth(engine, city, 1)
+    assert day1_wrong == 0
+    reliability.saw(f"day 3's delta was held, not applied: public security failed with \"{message.split(' The last')[0]}\" "
+                    f"(the message names the missing day, the last loaded delivery, and the command to accept a "
+                    f"day with no delta); the delta and its resent copy stayed in the drop folder, the attempt is "
+                    f"in audit.load_run as failed with that text; the grid office's day-3 delivery loaded in the "
+                    f"same run; core.resident and core.person kept day 1's content ({day1_total:,} residents, "
+                    f"same checksums but for ages counted at the build's date; every status true for day 1)")
+
+
 @pytest.mark.scenario("Same delivery twice")
 def test_a_delivery_sent_twice_is_loaded_once(churn_city: Path, drop: Path, fresh_warehouse: sa.Engine,
                                               reliability: ReliabilityRow) -> None:
@@ -127,23 +165,22 @@ def test_deltas_out_of_order_end_in_the_true_state(order: str, churn_city: Path,
         _release(deltas, drop)
         assert not _build_core(day3)
     else:
-        reliability.tried_("full snapshot (day 1) built to core; day 3's delta dropped while day 2's was held "
-                           "back, built to core; then day 2's delta arrived late, built again; core.resident "
-                           "compared with the simulator's truth for day 3")
-        day3_files = [path for path in deltas if "20261103" in path.name]
-        _release(day3_files, drop)
+        reliability.tried_("full snapshot (day 1) built to core; day 3's delta (and its resent copy) dropped "
+                           "while day 2's was held back, with a grid re-delivery dated day 3, built to core; then "
+                           "day 2's delta arrived late, built again; core.resident compared with the simulator's "
+                           "truth for day 3")
+        _hold_is_clear(churn_city, drop, deltas, fresh_warehouse, reliability)
+        _release([path for path in deltas if "20261103" not in path.name], drop)
         assert not _build_core(day3)
-        interim_total, interim_wrong, examples = _status_against_truth(fresh_warehouse, churn_city, 3)
-        _release([path for path in deltas if path not in day3_files], drop)
-        assert not _build_core(day3)
+        order_loaded = [a["delivery_name"] for a in loads(fresh_warehouse, "public_security.residents")
+                        if a["status"] == "succeeded"]
+        assert order_loaded == ["residents_full_20261101.csv", "residents_delta_20261102.csv",
+                                "residents_delta_20261103.xlsx"]
+        reliability.saw(f"once day 2's delta arrived, the next run loaded {', '.join(order_loaded[1:])} in that "
+                        "order (the resent copies skipped as duplicates)")
     total, wrong, examples = _status_against_truth(fresh_warehouse, churn_city, 3)
     events = read_truth(churn_city, "events")
     moves = events[events["change_type"].isin(["迁出", "死亡", "迁入", "新增"])]
-    if order != "in order":
-        reliability.saw(f"with day 2 missing, the build went ahead without a hold or a warning (nothing checks "
-                        f"that daily deltas arrive without gaps): {interim_wrong} of {interim_total:,} residents "
-                        f"had a stale status for day 3 (e.g. {', '.join(examples)}) and {total - interim_total} "
-                        "day-2 arrivals were missing, until day 2's delta arrived")
     reliability.saw(f"final state: {total:,} residents compared ({len(moves)} moves, births and deaths in the "
                     f"deltas), {wrong} with a status different from the truth"
                     + (f" (e.g. {', '.join(examples)})" if wrong else ""))

@@ -1,4 +1,5 @@
-"""A load killed with SIGKILL in the middle of its COPY into raw: the retry loads the file exactly once."""
+"""A load killed with SIGKILL in the middle of its COPY into raw: the retry closes the dead attempt and loads
+the file exactly once."""
 
 from __future__ import annotations
 
@@ -75,20 +76,28 @@ def test_a_load_killed_mid_copy_is_retried_without_duplicates(
     backend, received = killed_at
     reliability.saw(f"killed after the server had received {received:,} of {total:,} rows")
 
-    # The server notices the client is gone and rolls the COPY back.
+    # The server notices the client is gone: it rolls the COPY back and ends the session holding the
+    # attempt's claim (its backend_pid).
+    claimant = scalar(fresh_warehouse, "select backend_pid from audit.load_run")
+    assert claimant is not None, "the load recorded no claiming session"
     deadline = time.monotonic() + 30
-    while scalar(fresh_warehouse, "select count(*) from pg_stat_activity where pid = :pid", pid=backend):
-        assert time.monotonic() < deadline, "the killed client's backend is still there after 30 s"
+    while scalar(fresh_warehouse, "select count(*) from pg_stat_activity where pid in (:pid, :claimant)",
+                 pid=backend, claimant=claimant):
+        assert time.monotonic() < deadline, "the killed client's backends are still there after 30 s"
         time.sleep(0.1)
     attempts = loads(fresh_warehouse)
     assert [a["status"] for a in attempts] == ["running"]
+    killed_load = attempts[0]["load_id"]
     assert scalar(fresh_warehouse, f"select count(*) from {RAW}") == 0
     assert path.exists(), "the killed load must leave its file in the drop folder"
     archived = list((drop / "_archive").rglob("*.csv"))
     assert len(archived) == 1 and archived[0].stat().st_size == path.stat().st_size
+    claims = scalar(fresh_warehouse, "select count(*) from pg_locks where locktype = 'advisory' and objid = :id "
+                                     "and objsubid = 2", id=killed_load)
+    assert claims == 0
     reliability.saw("server rolled the COPY back (0 raw rows); the file stayed in the drop folder and its "
-                    "archive copy was complete; audit.load_run kept the attempt as 'running' (nothing marks "
-                    "stale runs)")
+                    "archive copy was complete; until the next ingest audit.load_run shows the attempt as "
+                    "'running', its claim (a session advisory lock on the load) already freed with the session")
 
     started = time.perf_counter()
     [outcome] = ingest_source_files(fresh_warehouse, "public_security.residents")
@@ -98,17 +107,21 @@ def test_a_load_killed_mid_copy_is_retried_without_duplicates(
     assert scalar(fresh_warehouse, f"select count(distinct source_row) from {RAW}") == total
     assert raw_duplicates(fresh_warehouse, RAW) == 0
     assert not path.exists()
-    reliability.saw(f"the retry loaded {total:,} rows once in {retry_seconds:.1f} s (no duplicate "
+    [killed, retried] = loads(fresh_warehouse)
+    assert (killed["load_id"], killed["status"], retried["status"]) == (killed_load, "failed", "succeeded")
+    assert "the loading process ended before finishing" in killed["error"]
+    assert "nothing of this attempt was kept" in killed["error"]
+    reliability.saw(f"the retry first closed the dead attempt as failed (\"{killed['error'].split(': ', 1)[1][:80]}"
+                    f"…\"), then loaded {total:,} rows once in {retry_seconds:.1f} s (no duplicate "
                     "(load_id, source_row), every source row present)")
 
-    # Does the stale 'running' attempt block anything? Standardize, re-ingest and the content lock.
+    # Nothing is left behind: standardize reads the succeeded load only, a re-ingest finds nothing to do.
     from community_dw.pipeline import standardize
 
     staged = standardize(["public_security"])
     again = ingest_source_files(fresh_warehouse, "public_security.residents")
     statuses = fetch(fresh_warehouse, "select status, count(*) from audit.load_run group by status order by 1")
     assert staged["public_security.residents"] > 0 and again == []
-    assert dict(statuses) == {"running": 1, "succeeded": 1}
-    reliability.saw(f"the stale 'running' row blocks nothing: standardize staged "
-                    f"{staged['public_security.residents']:,} rows from the succeeded load only; it stays "
-                    "'running' forever (the freshness report shows the later success as the last attempt)")
+    assert dict(statuses) == {"failed": 1, "succeeded": 1}
+    reliability.saw(f"standardize staged {staged['public_security.residents']:,} rows from the succeeded load "
+                    "only; no attempt is left 'running' (audit.load_run: 1 failed with the reason, 1 succeeded)")

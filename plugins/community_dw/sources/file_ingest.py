@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from fnmatch import fnmatch
@@ -13,8 +14,10 @@ import psycopg2
 from sqlalchemy.engine import Engine
 
 from community_dw.config import landing_dir
+from community_dw.sources.attempts import claimed_load, close_abandoned
 from community_dw.sources.delimited import plan_direct_copy
 from community_dw.sources.delivery import DeliveryError, ParsedDelivery, parse_delivery
+from community_dw.sources.delta_gaps import gap_message, missing_days
 from community_dw.sources.landing import land_file
 from community_dw.sources.mapping import Mapping, load_mapping
 from community_dw.warehouse.audit import (
@@ -23,7 +26,6 @@ from community_dw.warehouse.audit import (
     finish_load,
     loaded_before,
     record_skip,
-    start_load,
 )
 from community_dw.warehouse.connection import raw_connection
 from community_dw.warehouse.copy import copy_chunks, copy_frame
@@ -130,9 +132,73 @@ def _load_direct(engine: Engine, spec: FileDeliverySpec, path: Path, mapping: Ma
     return plan.rows_read, loaded, plan.drift
 
 
+def _undated_message(path: Path) -> str:
+    # Files load in the order their names date them, and staging takes the delivery day from the
+    # name: an undated file (a "_v2" re-export, say) would load first with no day. Hold the source.
+    return (f"{path.name}: the file name carries no delivery date; deliveries are named "
+            f"<kind>_YYYYMMDD.<ext> (SOURCES.md), e.g. residents_full_20261101.csv. Rename it "
+            f"to the day it is for; it and later deliveries wait until then")
+
+
+def is_delta(path: Path) -> bool:
+    """A daily delta (changes since the previous delivery), as opposed to a snapshot or a register."""
+    return "_delta_" in path.name
+
+
+def _snapshot_follows(day: date, pending: Sequence[Path]) -> bool:
+    """A full snapshot dated `day` or later loads in this run: it restates everyone, gap or not."""
+    return any("_full_" in path.name and (delivery_date(path) or date.min) >= day for path in pending)
+
+
+def _gap_message(engine: Engine, spec: FileDeliverySpec, path: Path, pending: Sequence[Path]) -> str | None:
+    """Why a delta must wait for a missing earlier day, or None when nothing is missing."""
+    day = delivery_date(path)
+    if day is None or not is_delta(path) or _snapshot_follows(day, pending):
+        return None
+    last, missing = missing_days(engine, spec.source, day)
+    return gap_message(path.name, spec.source, last, missing) if last and missing else None
+
+
+def _hold_message(engine: Engine, spec: FileDeliverySpec, path: Path, pending: Sequence[Path]) -> str | None:
+    """Why this file must not load now (the source then holds behind it), or None to load it."""
+    if delivery_date(path) is None:
+        return _undated_message(path)
+    return _gap_message(engine, spec, path, pending)
+
+
+def _load(engine: Engine, spec: FileDeliverySpec, path: Path, mapping: Mapping,
+          load_id: int) -> tuple[int, int, dict]:
+    """COPY the file into raw and close its attempt as succeeded, or as failed with the error named."""
+    rows_read = None
+    try:
+        # The dropped file, not the archive copy, so errors name the file the department sent.
+        if (direct := _load_direct(engine, spec, path, mapping, load_id)) is not None:
+            return direct
+        parsed = parse_file(path, mapping)
+        rows_read, drift = parsed.rows_read, parsed.drift
+        frame = parsed.frame.assign(load_id=load_id)
+        columns = ["load_id", "source_row", *parsed.columns, "extra"]
+        with raw_connection(engine) as conn:
+            loaded = copy_frame(conn, spec.raw_table, frame, columns)
+            finish_load(conn, load_id, rows_read=rows_read, rows_loaded=loaded,
+                        drift=drift if any(drift.values()) else None)
+        return rows_read, loaded, drift
+    except DeliveryError as error:
+        fail_load(engine, load_id, str(error), rows_read)
+        raise IngestError(str(error)) from error
+    except Exception as error:
+        fail_load(engine, load_id, f"{path.name}: {type(error).__name__}: {error}", rows_read)
+        raise
+
+
 def ingest_file(engine: Engine, spec: FileDeliverySpec, path: Path, logical_date: date | None = None,
-                mapping: Mapping | None = None) -> LoadOutcome:
-    """Land one file and load it into raw in one transaction; a repeated content is skipped."""
+                mapping: Mapping | None = None, pending: Sequence[Path] = ()) -> LoadOutcome:
+    """Land one file and load it into raw in one transaction; a repeated content is skipped.
+
+    `pending` are the files this run loads (for a delta: whether a snapshot follows it). An undated file,
+    or a delta whose previous day never arrived, is held: the attempt is recorded as failed with the
+    reason, and the file stays in the drop folder.
+    """
     mapping = mapping or load_mapping(spec.mapping)
     landed = land_file(engine, spec.source, path)
     if (earlier := loaded_before(engine, spec.source, landed.content_hash)) is not None:
@@ -141,35 +207,13 @@ def ingest_file(engine: Engine, spec: FileDeliverySpec, path: Path, logical_date
         log.info("%s: already loaded (load %s), skipped", path.name, earlier)
         _consume(path)
         return LoadOutcome(spec.source, path.name, "skipped_duplicate", load_id)
-    load_id = start_load(engine, spec.source, path.name, landed.content_hash, logical_date)
-    rows_read = None
-    if delivery_date(path) is None:
-        # Files load in the order their names date them, and staging takes the delivery day from the
-        # name: an undated file (a "_v2" re-export, say) would load first with no day. Hold the source.
-        message = (f"{path.name}: the file name carries no delivery date; deliveries are named "
-                   f"<kind>_YYYYMMDD.<ext> (SOURCES.md), e.g. residents_full_20261101.csv. Rename it "
-                   f"to the day it is for; it and later deliveries wait until then")
-        fail_load(engine, load_id, message, rows_read)
-        raise IngestError(message)
-    try:
-        # The dropped file, not the archive copy, so errors name the file the department sent.
-        if (direct := _load_direct(engine, spec, path, mapping, load_id)) is not None:
-            rows_read, loaded, drift = direct
-        else:
-            parsed = parse_file(path, mapping)
-            rows_read, drift = parsed.rows_read, parsed.drift
-            frame = parsed.frame.assign(load_id=load_id)
-            columns = ["load_id", "source_row", *parsed.columns, "extra"]
-            with raw_connection(engine) as conn:
-                loaded = copy_frame(conn, spec.raw_table, frame, columns)
-                finish_load(conn, load_id, rows_read=rows_read, rows_loaded=loaded,
-                            drift=drift if any(drift.values()) else None)
-    except DeliveryError as error:
-        fail_load(engine, load_id, str(error), rows_read)
-        raise IngestError(str(error)) from error
-    except Exception as error:
-        fail_load(engine, load_id, f"{path.name}: {type(error).__name__}: {error}", rows_read)
-        raise
+    # The claim lasts until the attempt is closed, so a later ingest can tell it from one left by a
+    # killed process (sources/attempts.py).
+    with claimed_load(engine, spec.source, path.name, landed.content_hash, logical_date) as load_id:
+        if (hold := _hold_message(engine, spec, path, pending)) is not None:
+            fail_load(engine, load_id, hold)
+            raise IngestError(hold)
+        rows_read, loaded, drift = _load(engine, spec, path, mapping, load_id)
     log.info("%s: %s rows into %s (load %s)", path.name, loaded, spec.raw_table, load_id)
     _consume(path)
     return LoadOutcome(spec.source, path.name, "succeeded", load_id, rows_read, loaded, drift=drift)
@@ -179,10 +223,11 @@ def ingest_source_files(engine: Engine, source: str, logical_date: date | None =
                         root: Path | None = None) -> list[LoadOutcome]:
     """Every pending file of one delivery kind, in date order; stops at the first bad file.
 
-    Later deliveries wait behind a failed one: a delta applied over a missing snapshot would
-    publish a silently wrong state, so the whole source holds until the bad file is fixed.
+    Later deliveries wait behind a failed or held one: a delta applied over a missing snapshot, or over
+    a missing day, would publish a silently wrong state, so the whole source holds until it is resolved.
     """
     spec = FILE_DELIVERIES[source]
     mapping = load_mapping(spec.mapping)
-    return [ingest_file(engine, spec, path, logical_date, mapping)
-            for path in pending_files(spec, mapping, logical_date, root)]
+    close_abandoned(engine, source)  # attempts a killed process left running: closed before loading again
+    files = pending_files(spec, mapping, logical_date, root)
+    return [ingest_file(engine, spec, path, logical_date, mapping, files) for path in files]

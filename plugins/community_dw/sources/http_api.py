@@ -30,6 +30,7 @@ from tenacity import (
 )
 
 from community_dw.config import airflow_connection_uri
+from community_dw.sources.attempts import claimed_load, close_abandoned
 from community_dw.sources.delivery import parse_records
 from community_dw.sources.landing import land_payload
 from community_dw.sources.mapping import load_mapping
@@ -41,7 +42,6 @@ from community_dw.warehouse.audit import (
     finish_load,
     loaded_before,
     record_skip,
-    start_load,
 )
 from community_dw.warehouse.connection import raw_connection
 from community_dw.warehouse.copy import copy_frame
@@ -184,6 +184,7 @@ def pull_endpoint(engine: Engine, endpoint: ApiEndpoint, settings: ApiSettings |
                   logical_date: date | None = None) -> LoadOutcome:
     """Pull changes since (watermark - overlap) into raw; watermark and rows commit together."""
     settings = settings or api_settings()
+    close_abandoned(engine, endpoint.source)
     watermark = read_watermark(engine, endpoint.source)
     since = watermark - OVERLAP if watermark is not None else None
     delivery = f"{endpoint.path} since {since.isoformat() if since else 'the beginning'}"
@@ -195,18 +196,19 @@ def pull_endpoint(engine: Engine, endpoint: ApiEndpoint, settings: ApiSettings |
         load_id = record_skip(engine, endpoint.source, delivery, landed.content_hash, logical_date,
                               f"no change since load {earlier}")
         return LoadOutcome(endpoint.source, delivery, "skipped_duplicate", load_id)
-    load_id = start_load(engine, endpoint.source, delivery, landed.content_hash, logical_date)
-    try:
-        # The same mapping machinery as files: unknown fields kept in `extra` and reported as drift.
-        parsed = parse_records(records, load_mapping(endpoint.mapping), delivery)
-        frame = parsed.frame.assign(load_id=load_id)
-        with raw_connection(engine) as conn:
-            loaded = copy_frame(conn, endpoint.raw_table, frame, ["load_id", "source_row", *parsed.columns, "extra"])
-            marks = pd.to_datetime(frame["updated_at"], utc=True, errors="coerce").dropna()
-            advance_watermark(conn, endpoint.source, watermark, marks.max() if len(marks) else None, load_id)
-            finish_load(conn, load_id, rows_read=len(records), rows_loaded=loaded,
-                        drift=parsed.drift if any(parsed.drift.values()) else None)
-    except Exception as error:
-        fail_load(engine, load_id, f"{delivery}: {type(error).__name__}: {error}", len(records))
-        raise
+    # Claimed while it runs, so a later pull can tell it from one a killed process left (sources/attempts.py).
+    with claimed_load(engine, endpoint.source, delivery, landed.content_hash, logical_date) as load_id:
+        try:
+            # The same mapping machinery as files: unknown fields kept in `extra` and reported as drift.
+            parsed = parse_records(records, load_mapping(endpoint.mapping), delivery)
+            frame = parsed.frame.assign(load_id=load_id)
+            with raw_connection(engine) as conn:
+                loaded = copy_frame(conn, endpoint.raw_table, frame, ["load_id", "source_row", *parsed.columns, "extra"])
+                marks = pd.to_datetime(frame["updated_at"], utc=True, errors="coerce").dropna()
+                advance_watermark(conn, endpoint.source, watermark, marks.max() if len(marks) else None, load_id)
+                finish_load(conn, load_id, rows_read=len(records), rows_loaded=loaded,
+                            drift=parsed.drift if any(parsed.drift.values()) else None)
+        except Exception as error:
+            fail_load(engine, load_id, f"{delivery}: {type(error).__name__}: {error}", len(records))
+            raise
     return LoadOutcome(endpoint.source, delivery, "succeeded", load_id, len(records), loaded)

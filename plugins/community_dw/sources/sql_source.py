@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
 from community_dw.config import airflow_connection_uri
+from community_dw.sources.attempts import claimed_load, close_abandoned
 from community_dw.sources.landing import land_payload
 from community_dw.warehouse.audit import (
     LoadOutcome,
@@ -27,7 +28,6 @@ from community_dw.warehouse.audit import (
     finish_load,
     loaded_before,
     record_skip,
-    start_load,
 )
 from community_dw.warehouse.connection import raw_connection
 from community_dw.warehouse.copy import copy_frame
@@ -121,6 +121,7 @@ def pull_incremental(engine: Engine, spec: SqlPullSpec, source_url: str, logical
                      overlap: timedelta | None = None) -> LoadOutcome:
     """Pull rows changed since (watermark - overlap) into raw; the watermark moves only on commit."""
     overlap = overlap if overlap is not None else overlap_window()
+    close_abandoned(engine, spec.source)
     watermark = read_watermark(engine, spec.source)
     since = watermark - overlap if watermark is not None else None
     delivery = f"{spec.table} since {since.isoformat() if since else 'the beginning'}"
@@ -133,21 +134,22 @@ def pull_incremental(engine: Engine, spec: SqlPullSpec, source_url: str, logical
         load_id = record_skip(engine, spec.source, delivery, landed.content_hash, logical_date,
                               f"no change since load {earlier}")
         return LoadOutcome(spec.source, delivery, "skipped_duplicate", load_id)
-    load_id = start_load(engine, spec.source, delivery, landed.content_hash, logical_date)
-    rows_read = None
-    try:
-        frame = pd.read_csv(io.BytesIO(payload), dtype="string", keep_default_na=False, na_values=[""])
-        rows_read = len(frame)
-        frame.insert(0, "source_row", range(1, rows_read + 1))
-        frame.insert(0, "load_id", load_id)
-        new_mark = _watermark_of(frame, spec) if rows_read else None
-        with raw_connection(engine) as conn:
-            loaded = copy_frame(conn, spec.raw_table, frame, ["load_id", "source_row", *spec.columns])
-            advance_watermark(conn, spec.source, watermark, new_mark, load_id)
-            finish_load(conn, load_id, rows_read=rows_read, rows_loaded=loaded)
-    except Exception as error:
-        message = f"{delivery}: {type(error).__name__}: {error}"
-        fail_load(engine, load_id, message, rows_read)
-        raise SourcePullError(message) from error
+    # Claimed while it runs, so a later pull can tell it from one a killed process left (sources/attempts.py).
+    with claimed_load(engine, spec.source, delivery, landed.content_hash, logical_date) as load_id:
+        rows_read = None
+        try:
+            frame = pd.read_csv(io.BytesIO(payload), dtype="string", keep_default_na=False, na_values=[""])
+            rows_read = len(frame)
+            frame.insert(0, "source_row", range(1, rows_read + 1))
+            frame.insert(0, "load_id", load_id)
+            new_mark = _watermark_of(frame, spec) if rows_read else None
+            with raw_connection(engine) as conn:
+                loaded = copy_frame(conn, spec.raw_table, frame, ["load_id", "source_row", *spec.columns])
+                advance_watermark(conn, spec.source, watermark, new_mark, load_id)
+                finish_load(conn, load_id, rows_read=rows_read, rows_loaded=loaded)
+        except Exception as error:
+            message = f"{delivery}: {type(error).__name__}: {error}"
+            fail_load(engine, load_id, message, rows_read)
+            raise SourcePullError(message) from error
     log.info("%s: %s rows since %s (load %s)", spec.source, loaded, since, load_id)
     return LoadOutcome(spec.source, delivery, "succeeded", load_id, rows_read, loaded)
