@@ -5,18 +5,31 @@
 -- community staff's job, from the outreach list).
 truncate published.health__vaccination_status;
 insert into published.health__vaccination_status
-with status as (
-    select s.*, p.id_number, p.phone_primary, p.sex, p.age_years, p.grid_code, p.community, p.subdistrict
+-- The pseudonym (two SHA-256) and the masks are worked out once per person, not once per person and
+-- vaccine: six times fewer calls, the larger part of this refresh's time at a million residents.
+with person as materialized (
+    select
+        person_key,
+        access.person_ref(k.inner_pad, k.outer_pad, 'health', person_key) as person_ref,
+        access.mask_id_number(id_number)        as id_number_masked,
+        access.mask_phone(phone_primary)        as phone_masked,
+        sex, age_years, grid_code, community, subdistrict
+    from core.person
+    cross join access.pseudonym_key k
+),
+status as (
+    select s.*, p.person_ref, p.id_number_masked, p.phone_masked, p.sex, p.age_years, p.grid_code, p.community,
+           p.subdistrict
     from core.vaccination_status s
-    join core.person p using (person_key)
+    join person p using (person_key)
 ),
 final as (
     select
         -- ids
-        access.person_ref(k.inner_pad, k.outer_pad, 'health', person_key) as person_ref,
+        person_ref,
         vaccine_code,
-        access.mask_id_number(id_number)        as id_number_masked,
-        access.mask_phone(phone_primary)        as phone_masked,
+        id_number_masked,
+        phone_masked,
         -- attributes
         sex,
         age_years,
@@ -31,7 +44,6 @@ final as (
         has_any_dose,
         is_complete
     from status
-    cross join access.pseudonym_key k
 )
 select * from final;
 select count(*) from published.health__vaccination_status;

@@ -6,6 +6,7 @@ import pandas as pd
 
 from community_dw.sources.file_ingest import delivery_date
 from community_dw.stage.runner import StageResult, StageSpec, quarantine_rows
+from community_dw.standardize._text import as_text, nfkc, on_unique
 from community_dw.standardize.addresses import address_key, standardize_addresses
 from community_dw.standardize.dates import parse_dates
 from community_dw.standardize.id_number import id_conflicts, standardize_id_numbers
@@ -18,8 +19,10 @@ CHANGE_TYPES = {"新增", "迁入", "迁出", "死亡", "信息变更"}
 
 
 def _clean_text(series: pd.Series) -> pd.Series:
-    """Trim and NFKC small free-text codes (户号, 社区, 人口类型); blank becomes NA."""
-    cleaned = series.astype("string").str.normalize("NFKC").str.strip()
+    """Trim and NFKC small free-text codes (户号, 社区, 人口类型); blank becomes NA.
+
+    Once per distinct value: these columns repeat heavily, and pandas normalizes row by row."""
+    cleaned = on_unique(as_text(series), lambda values: nfkc(values).str.strip())
     return cleaned.mask(cleaned == "")
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 #: Every Unicode whitespace (the ideographic space U+3000 included) plus zero-width space and BOM,
 #: as literal characters: pandas hands a pattern without ``\s``/``\uXXXX`` escapes to pyarrow's RE2
@@ -64,6 +67,24 @@ def nfkc(s: pd.Series) -> pd.Series:
     out = s.copy()
     out[~ascii_mask] = s[~ascii_mask].str.normalize("NFKC")
     return out
+
+
+def extract_groups(s: pd.Series, pattern: str) -> pd.DataFrame:
+    """``s.str.extract(pattern)`` run by pyarrow's RE2 over the whole column at once.
+
+    pandas' ``str`` dtype extracts with Python's ``re`` one row at a time (13 s for 600k values);
+    RE2 takes well under a second. The pattern must use named groups only, in RE2 syntax (ASCII
+    ``\\d``, ``\\s`` without the Unicode spaces). A group that did not take part in the match, or
+    matched nothing, is NA: Arrow reports both as an empty string.
+    """
+    names = sorted(re.compile(pattern).groupindex.items(), key=lambda item: item[1])
+    parsed = pc.extract_regex(pa.array(as_text(s)), pattern)
+    columns = {}
+    for position, (name, _) in enumerate(names):
+        group = pc.struct_field(parsed, [position])
+        group = pc.if_else(pc.equal(group, ""), pa.scalar(None, pa.string()), group)
+        columns[name] = group.to_pandas().set_axis(s.index).astype("str")
+    return pd.DataFrame(columns, index=s.index)
 
 
 def blank_mask(s: pd.Series) -> pd.Series:

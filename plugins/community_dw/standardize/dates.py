@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from community_dw.standardize import reasons
-from community_dw.standardize._text import WHITESPACE_RE, as_text, frame_on_unique, nfkc
+from community_dw.standardize._text import WHITESPACE_RE, as_text, extract_groups, frame_on_unique, nfkc
 
 TZ = "Asia/Shanghai"
 #: dtype of every ``date`` column: naive midnight, i.e. a calendar date (PostgreSQL ``date``).
@@ -25,12 +25,14 @@ _YMD_RE = (
     r"^(?:(?P<y1>\d{4})(?P<m1>\d{2})(?P<d1>\d{2})"
     r"|(?P<y2>\d{4})\s*[-/.年]\s*(?P<m2>\d{1,2})\s*[-/.月]\s*(?P<d2>\d{1,2})\s*日?)$"
 )
+# Digits as [0-9] and a single optional space (_clean has collapsed whitespace): pandas then runs these
+# on pyarrow's RE2 in bulk; \d and \s send it to Python's re, one row at a time.
 _ISO_TS_RE = (
-    r"^\d{4}-\d{1,2}-\d{1,2}"
-    r"(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?|UTC|GMT)?)?$"
+    r"^[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}"
+    r"(?:[T ][0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]{1,9})?)? ?(?:Z|[+-][0-9]{2}(?::?[0-9]{2})?|UTC|GMT)?)?$"
 )
 # A zone only ever follows a time: 1985-03-12 ends in "-12", which is a day, not UTC-12.
-_HAS_ZONE_RE = r":\d{2}(?:\.\d{1,9})?\s*(?:Z|[+-]\d{2}(?::?\d{2})?|UTC|GMT)$"
+_HAS_ZONE_RE = r":[0-9]{2}(?:\.[0-9]{1,9})? ?(?:Z|[+-][0-9]{2}(?::?[0-9]{2})?|UTC|GMT)$"
 
 
 def _clean(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -43,7 +45,7 @@ def _clean(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 def _ymd(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Dates from the y/m/d spellings: (dates, matched mask). Impossible dates are NaT but matched."""
-    parts = s.str.extract(_YMD_RE)
+    parts = extract_groups(s, _YMD_RE)
     y = parts["y1"].fillna(parts["y2"])
     m = parts["m1"].fillna(parts["m2"])
     d = parts["d1"].fillna(parts["d2"])
@@ -61,26 +63,44 @@ def _ymd(s: pd.Series) -> tuple[pd.Series, pd.Series]:
     return dates, pd.Series(matched, index=s.index)
 
 
-def _timestamps(s: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Zone-aware Shanghai timestamps from ISO spellings: (timestamps, matched mask)."""
+def _utc_micros(stamps: pd.Series) -> np.ndarray:
+    """Zone-aware timestamps as naive UTC datetime64[us]: numbers, so they can be placed by position
+    (assigning zone-aware values into a Series goes through one Timestamp object per row)."""
+    return stamps.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
+
+
+def _localize(naive: pd.Series) -> pd.Series:
+    # Shanghai kept summer time 1986-1991; an ambiguous or skipped wall time is read as standard
+    # time rather than dropped.
+    return naive.dt.tz_localize(TZ, ambiguous=np.zeros(len(naive), dtype=bool), nonexistent="shift_forward")
+
+
+def _shanghai(utc: np.ndarray, index: pd.Index) -> pd.Series:
+    """Naive UTC datetime64[us] values as a zone-aware Shanghai Series."""
+    return pd.Series(pd.DatetimeIndex(utc).tz_localize("UTC").tz_convert(TZ), index=index).astype(TIMESTAMP_DTYPE)
+
+
+def _timestamps_utc(s: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """ISO spellings as naive UTC datetime64[us] (NaT where unusable) and the matched mask."""
+    utc = np.full(len(s), np.datetime64("NaT"), dtype="datetime64[us]")
     matched = s.str.fullmatch(_ISO_TS_RE).fillna(False).astype(bool).to_numpy()
-    out = pd.Series(pd.NaT, index=s.index, dtype=TIMESTAMP_DTYPE)
     if not matched.any():
-        return out, pd.Series(matched, index=s.index)
-    sub = s[matched].str.replace(r"\s*(?:UTC|GMT)$", "Z", regex=True).str.replace(" ", "T", n=1)
+        return utc, matched
+    positions = np.flatnonzero(matched)
+    sub = s[matched].str.replace(r" ?(?:UTC|GMT)$", "Z", regex=True).str.replace(" ", "T", n=1)
     zoned = sub.str.contains(_HAS_ZONE_RE).fillna(False).astype(bool).to_numpy()
     if zoned.any():
-        ts = pd.to_datetime(sub[zoned], format="ISO8601", utc=True, errors="coerce")
-        out.iloc[np.flatnonzero(matched)[zoned]] = ts.dt.tz_convert(TZ).astype(TIMESTAMP_DTYPE).to_numpy()
+        utc[positions[zoned]] = _utc_micros(pd.to_datetime(sub[zoned], format="ISO8601", utc=True, errors="coerce"))
     if (~zoned).any():
         naive = pd.to_datetime(sub[~zoned], format="ISO8601", errors="coerce")
-        # Shanghai kept summer time 1986-1991; an ambiguous or skipped wall time is read as standard
-        # time rather than dropped.
-        local = naive.dt.tz_localize(
-            TZ, ambiguous=np.zeros(len(naive), dtype=bool), nonexistent="shift_forward"
-        )
-        out.iloc[np.flatnonzero(matched)[~zoned]] = local.astype(TIMESTAMP_DTYPE).to_numpy()
-    return out, pd.Series(matched, index=s.index)
+        utc[positions[~zoned]] = _utc_micros(_localize(naive))
+    return utc, matched
+
+
+def _timestamps(s: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Zone-aware Shanghai timestamps from ISO spellings: (timestamps, matched mask)."""
+    utc, matched = _timestamps_utc(s)
+    return _shanghai(utc, s.index), pd.Series(matched, index=s.index)
 
 
 def parse_dates(
@@ -139,15 +159,18 @@ def parse_timestamps(raw: pd.Series) -> pd.DataFrame:
 
 def _parse_timestamps(raw: pd.Series) -> pd.DataFrame:
     s, blank = _clean(raw)
-    ts, matched = _timestamps(s)
+    utc, matched = _timestamps_utc(s)
     # 19850312 / 1985年3月12日 also name an instant: local midnight of that day.
-    ymd, ymd_matched = _ymd(s)
-    only_ymd = (ymd_matched & ~matched).to_numpy()
-    if only_ymd.any():
-        ts[only_ymd] = ymd[only_ymd].dt.tz_localize(
-            TZ, ambiguous=np.zeros(int(only_ymd.sum()), dtype=bool), nonexistent="shift_forward"
-        ).astype(TIMESTAMP_DTYPE).to_numpy()
-    any_match = matched.to_numpy() | only_ymd
+    rest = ~matched & ~blank
+    only_ymd = np.zeros(len(s), dtype=bool)
+    if rest.any():
+        ymd, ymd_matched = _ymd(s[rest])
+        hit = ymd_matched.to_numpy()
+        only_ymd[np.flatnonzero(rest)[hit]] = True
+        if hit.any():
+            utc[only_ymd] = _utc_micros(_localize(ymd[hit]))
+    ts = _shanghai(utc, s.index)
+    any_match = matched | only_ymd
     issue = np.full(len(s), None, dtype=object)
     issue[~blank & ~any_match] = reasons.UNPARSEABLE
     issue[any_match & ts.isna().to_numpy()] = reasons.BAD_DATE
