@@ -25,6 +25,7 @@ from community_dw.orchestration import (
     START_DATE,
     TAG_INGEST,
     WAREHOUSE_POOL,
+    delivery_expected,
     run_date,
 )
 
@@ -40,13 +41,6 @@ from community_dw.orchestration import (
     doc_md=__doc__,
 )
 def ingest_grid():
-    @task.short_circuit
-    def delivery_expected(**context) -> bool:
-        """False (skip the rest) when this day's file was loaded already by a run catching up on missed days."""
-        from community_dw.ingest import delivery_already_loaded
-
-        return not delivery_already_loaded(("grid.grids", "grid.buildings"), run_date(context))
-
     wait_for_delivery = FileSensor(
         task_id="wait_for_delivery",
         fs_conn_id=LANDING_CONN_ID,
@@ -63,7 +57,7 @@ def ingest_grid():
 
         return [vars(outcome) for outcome in ingest(run_date(context))]
 
-    delivery_expected() >> wait_for_delivery >> load_grids_and_buildings()
+    delivery_expected("grid.grids", "grid.buildings") >> wait_for_delivery >> load_grids_and_buildings()
 
 
 ingest_grid()

@@ -26,6 +26,7 @@ from community_dw.orchestration import (
     START_DATE,
     TAG_INGEST,
     WAREHOUSE_POOL,
+    delivery_expected,
     run_date,
 )
 
@@ -41,13 +42,6 @@ from community_dw.orchestration import (
     doc_md=__doc__,
 )
 def ingest_public_security():
-    @task.short_circuit
-    def delivery_expected(**context) -> bool:
-        """False (skip the rest) when this day's file was loaded already by a run catching up on missed days."""
-        from community_dw.ingest import delivery_already_loaded
-
-        return not delivery_already_loaded(("public_security.residents",), run_date(context))
-
     wait_for_delivery = FileSensor(
         task_id="wait_for_delivery",
         fs_conn_id=LANDING_CONN_ID,
@@ -64,7 +58,7 @@ def ingest_public_security():
 
         return [vars(outcome) for outcome in ingest(run_date(context))]
 
-    delivery_expected() >> wait_for_delivery >> load_residents()
+    delivery_expected("public_security.residents") >> wait_for_delivery >> load_residents()
 
 
 ingest_public_security()

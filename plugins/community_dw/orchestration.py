@@ -15,7 +15,7 @@ from datetime import timedelta
 from email.message import EmailMessage
 
 import pendulum
-from airflow.sdk import Asset
+from airflow.sdk import Asset, task
 from airflow.sdk.definitions.retry_policy import ExceptionRetryPolicy, RetryAction, RetryRule
 
 log = logging.getLogger(__name__)
@@ -123,3 +123,18 @@ def build_date(context: dict):
     from community_dw.pipeline import latest_delivery_date
 
     return latest_delivery_date() or run_date(context)
+
+
+def delivery_expected(*sources: str):
+    """The ingest DAGs' first task, a short circuit over the rest: it skips the day's wait and load when a
+    file dated that day was loaded already for one of `sources` (audit.load_run names) by a run catching up
+    on missed days. Call inside the DAG: `delivery_expected("grid.grids", "grid.buildings") >> sensor`."""
+
+    @task.short_circuit
+    def delivery_expected(**context) -> bool:
+        """False (skip the rest) when this day's file was loaded already by a run catching up on missed days."""
+        from community_dw.ingest import delivery_already_loaded
+
+        return not delivery_already_loaded(sources, run_date(context))
+
+    return delivery_expected()

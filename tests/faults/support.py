@@ -8,15 +8,13 @@ import socket
 import subprocess
 import tempfile
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-from community_dw.simulate.api_server import RunningApi
+from tests.city_env import TOKEN, city_environment  # noqa: F401 - re-exported: the faults tests import them here
 
 #: outreach.list_item columns that record when and in which run, not what: left out of its checksum.
 LIST_ITEM_BOOKKEEPING = {"item_id", "opened_run_id", "last_seen_run_id", "closed_run_id", "opened_at",
@@ -234,39 +232,10 @@ def remove_private_server(server: PrivateServer) -> None:
 # Pointing the pipeline at a city
 # --------------------------------------------------------------------------------------------------
 
-TOKEN = "faults-test-token"
-ENV_KEYS = ("CDW_WAREHOUSE_URL", "CDW_LANDING_DIR", "CDW_HEALTH_DB_URL", "CDW_CIVIL_AFFAIRS_URL",
-            "CDW_CIVIL_AFFAIRS_TOKEN")
-
-
 def copy_landing(root: Path, target: Path) -> Path:
     """A private copy of a city's deliveries (files are consumed as they load)."""
     shutil.copytree(root, target, ignore=shutil.ignore_patterns("_archive"))
     return target
-
-
-@contextmanager
-def city_environment(landing: Path, health_url: str, warehouse_url: str | None = None,
-                     **api_options: object) -> Iterator[RunningApi]:
-    """CDW_* settings while the block runs (restored after): the landing folder, the health replica, the
-    simulator's civil-affairs API serving the landing's data (started here with `api_options`), and the
-    warehouse when given (else whatever CDW_WAREHOUSE_URL already says)."""
-    from community_dw.simulate.api_server import running_api
-
-    saved = {key: os.environ.get(key) for key in ENV_KEYS}
-    try:
-        with running_api(landing, TOKEN, **api_options) as api:
-            os.environ.update({"CDW_LANDING_DIR": str(landing), "CDW_HEALTH_DB_URL": health_url,
-                               "CDW_CIVIL_AFFAIRS_URL": api.url, "CDW_CIVIL_AFFAIRS_TOKEN": TOKEN})
-            if warehouse_url:
-                os.environ["CDW_WAREHOUSE_URL"] = warehouse_url
-            yield api
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def clone_warehouse(server_url: str, template_url: str, prefix: str = "cdw_faults") -> str:

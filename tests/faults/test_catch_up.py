@@ -30,7 +30,9 @@ def test_daily_runs_and_one_catch_up_run_publish_the_same(
                        "surrogate keys and lineage, outreach items compared while open and without the day each "
                        "was first found (history: daily "
                        "runs found a need on day 1, the catch-up on the day it ran), match probabilities to 6 "
-                       "decimals (the Splink model is trained on the first load, which differs)")
+                       "decimals (a city this small is scored with the settings file's priors, not a trained "
+                       "model; each resolution batch's dedup prior depends on how many of its records no ID "
+                       "number linked, and daily runs resolve other batches than one catch-up run)")
     url = clone_warehouse(pg_server_url, migrated_template, "cdw_faults_daily")
     engine = sa.create_engine(url)
     try:

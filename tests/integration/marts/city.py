@@ -7,7 +7,6 @@ once for the last day, ingesting every delivery up to it.
 
 from __future__ import annotations
 
-import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -18,14 +17,12 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from tests.city_env import city_settings, civil_affairs_api
 from tests.conftest import create_database, drop_database
 
 RESIDENTS = 3000
 DAYS = 3
 SEED = 23
-TOKEN = "marts-test-token"
-ENV_KEYS = ("CDW_WAREHOUSE_URL", "CDW_LANDING_DIR", "CDW_HEALTH_DB_URL", "CDW_CIVIL_AFFAIRS_URL",
-            "CDW_CIVIL_AFFAIRS_TOKEN")
 
 
 @dataclass
@@ -59,7 +56,6 @@ def built_city(server_url: str, template_url: str, landing: Path, residents: int
                days: int = DAYS, seed: int = SEED) -> Iterator[BuiltCity]:
     """Simulate, run the pipeline for the last day, yield the warehouse; drop the databases afterwards."""
     from community_dw.pipeline import run_pipeline
-    from community_dw.simulate.api_server import running_api
     from community_dw.simulate.city import generate_city
     from community_dw.simulate.config import SimConfig
 
@@ -68,30 +64,16 @@ def built_city(server_url: str, template_url: str, landing: Path, residents: int
     config = SimConfig(residents=residents, days=days, seed=seed)
     started = time.perf_counter()
     generate_city(landing, config, health_url)
-    saved = {key: os.environ.get(key) for key in ENV_KEYS}
     engine = sa.create_engine(url)
     try:
-        with running_api(landing, TOKEN) as api:
-            os.environ.update({"CDW_WAREHOUSE_URL": url, "CDW_LANDING_DIR": str(landing),
-                               "CDW_HEALTH_DB_URL": health_url, "CDW_CIVIL_AFFAIRS_URL": api.url,
-                               "CDW_CIVIL_AFFAIRS_TOKEN": TOKEN})
-            summary = run_pipeline(config.day_date(days))
-            assert summary.ingest_failures == {}, summary.ingest_failures
-        # the API is gone: no later test may inherit its address
-        for key in ("CDW_CIVIL_AFFAIRS_URL", "CDW_CIVIL_AFFAIRS_TOKEN"):
-            if saved[key] is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = saved[key]
-        _build_person_history_if_unwired(engine)
-        print(f"\ncity of {residents:,} residents over {days} days built in {time.perf_counter() - started:.0f}s")
-        yield BuiltCity(engine, url, landing)
+        with city_settings(landing, health_url, url):
+            with civil_affairs_api(landing):  # gone after the pipeline: no later test may inherit its address
+                summary = run_pipeline(config.day_date(days))
+                assert summary.ingest_failures == {}, summary.ingest_failures
+            _build_person_history_if_unwired(engine)
+            print(f"\ncity of {residents:,} residents over {days} days built in {time.perf_counter() - started:.0f}s")
+            yield BuiltCity(engine, url, landing)
     finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
         engine.dispose()
         from community_dw.warehouse.connection import _engine_for
 

@@ -29,7 +29,6 @@ to someone else or to no one, a different birth date / age, residency, household
 
 from __future__ import annotations
 
-import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -43,6 +42,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from community_dw.outreach.rules import Rule, RuleSet, load_rules
+from tests.city_env import city_environment
 from tests.integration.marts import truth_figures as tf
 
 #: SOURCES.md's minimum interval from dose n to dose n + 1 (index 0 = dose 1 -> 2), in days.
@@ -140,11 +140,6 @@ def _selects(rule: Rule, s: pd.DataFrame, alone: set[int], recipients: pd.DataFr
 # ----------------------------------------------------------------------------------------------
 # the city, through the real pipeline
 
-TOKEN = "outreach-truth"
-ENV_KEYS = ("CDW_WAREHOUSE_URL", "CDW_LANDING_DIR", "CDW_HEALTH_DB_URL", "CDW_CIVIL_AFFAIRS_URL",
-            "CDW_CIVIL_AFFAIRS_TOKEN", "CDW_OUTPUT_DIR")
-
-
 def simulate_and_build(landing: Path, url: str, health_url: str, residents: int, days: int, seed: int,
                        daily: bool, progress=print) -> dict[str, float]:
     """Simulate a city into `landing` and run the real pipeline to outreach lists; seconds per phase.
@@ -153,7 +148,6 @@ def simulate_and_build(landing: Path, url: str, health_url: str, residents: int,
     health replica and the civil-affairs API advanced to each day as the demo does.
     """
     from community_dw.pipeline import run_pipeline
-    from community_dw.simulate.api_server import running_api
     from community_dw.simulate.city import generate_city
     from community_dw.simulate.config import SimConfig
     from community_dw.simulate.health import apply_health_day
@@ -164,31 +158,20 @@ def simulate_and_build(landing: Path, url: str, health_url: str, residents: int,
     generate_city(landing, config, health_url, through_day=1 if daily else None)
     seconds["simulate"] = time.perf_counter() - started
     started = time.perf_counter()
-    saved = {key: os.environ.get(key) for key in ENV_KEYS}
-    try:
-        with running_api(landing, TOKEN) as api:
-            os.environ.update({"CDW_WAREHOUSE_URL": url, "CDW_LANDING_DIR": str(landing),
-                               "CDW_HEALTH_DB_URL": health_url, "CDW_CIVIL_AFFAIRS_URL": api.url,
-                               "CDW_CIVIL_AFFAIRS_TOKEN": TOKEN, "CDW_OUTPUT_DIR": str(landing / "_out")})
-            for day in range(1, days + 1) if daily else [days]:
-                if daily:
-                    if day > 1:
-                        apply_health_day(health_url, landing, day)
-                    api.state.set_as_of(datetime.combine(config.day_date(day), clock(23, 59, 59),
-                                                         ZoneInfo("Asia/Shanghai")))
-                summary = run_pipeline(config.day_date(day), progress=lambda message: None)
-                if summary.ingest_failures:
-                    raise SystemExit(f"day {day}: ingest failed: {summary.ingest_failures}")
-                outreach = summary.details.get("outreach lists") or {}
-                progress(f"  pipeline for {config.day_date(day)}: {sum(summary.seconds.values()):.0f}s; outreach "
-                         + ", ".join(f"{k} {outreach.get(k)}" for k in
-                                     ("items_opened", "items_refreshed", "items_closed", "items_open_after")))
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    with city_environment(landing, health_url, url, extra={"CDW_OUTPUT_DIR": str(landing / "_out")}) as api:
+        for day in range(1, days + 1) if daily else [days]:
+            if daily:
+                if day > 1:
+                    apply_health_day(health_url, landing, day)
+                api.state.set_as_of(datetime.combine(config.day_date(day), clock(23, 59, 59),
+                                                     ZoneInfo("Asia/Shanghai")))
+            summary = run_pipeline(config.day_date(day), progress=lambda message: None)
+            if summary.ingest_failures:
+                raise SystemExit(f"day {day}: ingest failed: {summary.ingest_failures}")
+            outreach = summary.details.get("outreach lists") or {}
+            progress(f"  pipeline for {config.day_date(day)}: {sum(summary.seconds.values()):.0f}s; outreach "
+                     + ", ".join(f"{k} {outreach.get(k)}" for k in
+                                 ("items_opened", "items_refreshed", "items_closed", "items_open_after")))
     seconds["pipeline"] = time.perf_counter() - started
     return seconds
 

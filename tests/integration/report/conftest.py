@@ -6,7 +6,6 @@ fresh one on the same server; the civil-affairs API is the simulator's, on loopb
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,11 +15,11 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from tests.city_env import city_settings, civil_affairs_api
 from tests.conftest import create_database, drop_database
 
 RESIDENTS = 6000  # two communities at 3,000 per community
 PER_COMMUNITY = 3000
-TOKEN = "report-test-token"
 
 
 @dataclass
@@ -47,7 +46,6 @@ def report_city(pg_server_url: str, migrated_template: str,
     """Simulated city (day 1) -> ingest -> standardize -> resolve -> core -> marts -> outreach lists."""
     from community_dw.outreach.lists import build_outreach_lists
     from community_dw.pipeline import run_pipeline
-    from community_dw.simulate.api_server import running_api
     from community_dw.simulate.city import generate_city
     from community_dw.simulate.config import SimConfig
 
@@ -57,31 +55,16 @@ def report_city(pg_server_url: str, migrated_template: str,
     config = SimConfig(residents=RESIDENTS, residents_per_community=PER_COMMUNITY, days=1, seed=11)
     started = time.perf_counter()
     generate_city(landing, config, health_url)
-    saved = {key: os.environ.get(key) for key in ("CDW_WAREHOUSE_URL", "CDW_LANDING_DIR", "CDW_HEALTH_DB_URL",
-                                                  "CDW_CIVIL_AFFAIRS_URL", "CDW_CIVIL_AFFAIRS_TOKEN")}
     engine = sa.create_engine(url)
     try:
-        with running_api(landing, TOKEN) as api:
-            os.environ.update({"CDW_WAREHOUSE_URL": url, "CDW_LANDING_DIR": str(landing),
-                               "CDW_HEALTH_DB_URL": health_url, "CDW_CIVIL_AFFAIRS_URL": api.url,
-                               "CDW_CIVIL_AFFAIRS_TOKEN": TOKEN})
-            summary = run_pipeline(config.day_date(1))
-            assert summary.ingest_failures == {}, summary.ingest_failures
-        # the API is gone: no later test may inherit its address
-        for key in ("CDW_CIVIL_AFFAIRS_URL", "CDW_CIVIL_AFFAIRS_TOKEN"):
-            if saved[key] is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = saved[key]
-        build_outreach_lists(engine, config.day_date(1))
-        print(f"\nreport city: {RESIDENTS:,} residents built in {time.perf_counter() - started:.0f}s")
-        yield ReportCity(engine, url, landing)
+        with city_settings(landing, health_url, url):
+            with civil_affairs_api(landing):  # gone after the pipeline: no later test may inherit its address
+                summary = run_pipeline(config.day_date(1))
+                assert summary.ingest_failures == {}, summary.ingest_failures
+            build_outreach_lists(engine, config.day_date(1))
+            print(f"\nreport city: {RESIDENTS:,} residents built in {time.perf_counter() - started:.0f}s")
+            yield ReportCity(engine, url, landing)
     finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
         engine.dispose()
         from community_dw.warehouse.connection import _engine_for
 

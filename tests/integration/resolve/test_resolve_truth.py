@@ -18,14 +18,12 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
+from tests.city_env import city_settings, civil_affairs_api
 from tests.conftest import create_database, drop_database
 
 RESIDENTS = 5000
 DAYS = 2
 SEED = 7
-TOKEN = "resolve-truth-token"
-ENV_KEYS = ("CDW_WAREHOUSE_URL", "CDW_LANDING_DIR", "CDW_HEALTH_DB_URL", "CDW_CIVIL_AFFAIRS_URL",
-            "CDW_CIVIL_AFFAIRS_TOKEN")
 
 pytestmark = pytest.mark.slow
 
@@ -37,7 +35,6 @@ def resolved_city(pg_server_url: str, migrated_template: str,
 
     from community_dw import pipeline
     from community_dw.ingest import ingest_all
-    from community_dw.simulate.api_server import running_api
     from community_dw.simulate.city import generate_city
     from community_dw.simulate.config import SimConfig
     from community_dw.warehouse.connection import _engine_for
@@ -53,25 +50,17 @@ def resolved_city(pg_server_url: str, migrated_template: str,
     health_url = create_database(pg_server_url, "cdw_resolve_truth_health")
     config = SimConfig(residents=RESIDENTS, days=DAYS, seed=SEED)
     generate_city(landing, config, health_url)
-    saved = {key: os.environ.get(key) for key in ENV_KEYS}
     engine = sa.create_engine(url)
     last = config.day_date(DAYS)
     try:
-        with running_api(landing, TOKEN, as_of=datetime.combine(last, time(23, 59, 59), ZoneInfo("Asia/Shanghai"))) as api:
-            os.environ.update({"CDW_WAREHOUSE_URL": url, "CDW_LANDING_DIR": str(landing),
-                               "CDW_HEALTH_DB_URL": health_url, "CDW_CIVIL_AFFAIRS_URL": api.url,
-                               "CDW_CIVIL_AFFAIRS_TOKEN": TOKEN})
-            report = ingest_all(last)
-            assert report.failures == {}, report.failures
-        pipeline.standardize()
-        counts = pipeline.resolve_persons()
-        yield engine, landing, counts
+        with city_settings(landing, health_url, url):
+            with civil_affairs_api(landing, as_of=datetime.combine(last, time(23, 59, 59), ZoneInfo("Asia/Shanghai"))):
+                report = ingest_all(last)
+                assert report.failures == {}, report.failures
+            pipeline.standardize()
+            counts = pipeline.resolve_persons()
+            yield engine, landing, counts
     finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
         engine.dispose()
         _engine_for(url).dispose()
         drop_database(pg_server_url, url)
