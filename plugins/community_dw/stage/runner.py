@@ -51,6 +51,8 @@ class StageSpec:
 def quarantine_rows(raw: pd.DataFrame, mask: pd.Series, reason_code: str, detail: pd.Series | str | None = None
                     ) -> pd.DataFrame:
     """The masked raw rows as quarantine records: reason, detail and the whole raw record as JSON."""
+    if not mask.any():  # the usual case; selecting zero rows of every column still costs seconds at scale
+        return empty_quarantine()
     picked = raw.loc[mask]
     records = picked.drop(columns=["load_id", "source_row"], errors="ignore")
     as_json = [json.dumps({k: v for k, v in row.items() if v is not None}, ensure_ascii=False)
