@@ -30,7 +30,7 @@ from community_dw.warehouse.audit import (
     record_skip,
 )
 from community_dw.warehouse.connection import raw_connection
-from community_dw.warehouse.copy import copy_frame
+from community_dw.warehouse.copy import copy_frame, frame_from_csv
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +138,7 @@ def pull_incremental(engine: Engine, spec: SqlPullSpec, source_url: str, logical
     with claimed_load(engine, spec.source, delivery, landed.content_hash, logical_date) as load_id:
         rows_read = None
         try:
-            frame = pd.read_csv(io.BytesIO(payload), dtype="string", keep_default_na=False, na_values=[""])
+            frame = frame_from_csv(io.BytesIO(payload))
             rows_read = len(frame)
             frame.insert(0, "source_row", range(1, rows_read + 1))
             frame.insert(0, "load_id", load_id)

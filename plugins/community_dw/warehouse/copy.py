@@ -36,6 +36,22 @@ def _csv_bytes(frame: pd.DataFrame) -> tuple[io.BytesIO, str]:
     return sink, ""
 
 
+def frame_from_csv(buffer: io.BytesIO) -> pd.DataFrame:
+    """A CSV with a header (as COPY ... TO STDOUT writes it) as text columns; NULL and '' both NA.
+
+    pyarrow's reader, about ten times faster than pandas' into the same Arrow-backed string columns
+    (55 s against 5 s for 3.4 million vaccination records). A quoted value may hold a line break.
+    """
+    start = buffer.tell()
+    header = next(csv.reader([buffer.readline().decode("utf-8")]), [])
+    buffer.seek(start)
+    table = pa_csv.read_csv(buffer, parse_options=pa_csv.ParseOptions(newlines_in_values=True),
+                            convert_options=pa_csv.ConvertOptions(
+                                column_types=dict.fromkeys(header, pa.string()), strings_can_be_null=True,
+                                null_values=[""], quoted_strings_can_be_null=True))
+    return table.to_pandas(types_mapper={pa.string(): pd.StringDtype("pyarrow")}.get)
+
+
 def copy_frame(dbapi_conn, table: str, frame: pd.DataFrame, columns: list[str] | None = None) -> int:
     """COPY the frame's columns into `schema.table`; NA becomes NULL. Returns rows copied."""
     columns = columns or list(frame.columns)
