@@ -111,3 +111,18 @@ def test_readers_cannot_compute_pseudonyms_or_read_the_secret(warehouse_ab, logi
     conn = connect_as(login("cdw_reader_health"))
     assert _denied(conn, "select access.pseudonym(1, 'health')")
     assert _denied(conn, "select secret from access.pseudonym_key")
+
+
+def test_masks_are_inlined_and_keep_nulls(fresh_warehouse: sa.Engine) -> None:
+    """The mask functions are plain expressions PostgreSQL inlines (V0044), with the same answers."""
+    with fresh_warehouse.connect() as conn:
+        masked = conn.execute(sa.text(
+            "select access.mask_id_number('11010519850312002X'), access.mask_id_number('12345'),"
+            " access.mask_id_number(null), access.mask_phone('13812345678'), access.mask_phone('0760-88123456'),"
+            " access.mask_phone(null)")).one()
+        assert tuple(masked) == ("110105********002X", "*****", None, "138****5678", "0760-****3456", None)
+        # From a column (a constant would be folded at plan time whether inlined or not).
+        conn.execute(sa.text("create temp table numbers as select '11010519850312002X'::text as n"))
+        plan = "\n".join(row[0] for row in conn.execute(sa.text(
+            "explain verbose select access.mask_id_number(n), access.mask_phone(n) from numbers")))
+        assert "mask_" not in plan, plan  # inlined: the plan shows the expressions, not the calls
