@@ -107,10 +107,11 @@ def _merge(cur, spec: StageSpec, result: StageResult, dbapi_conn) -> None:
                 f"where not exists (select 1 from {table} s where s.{key} = i.{key}) "
                 f"order by i.{key}, i.updated_at desc, i.load_id desc, i.source_row desc")
     if result.revoked is not None and len(result.revoked):
-        cur.execute("create temp table revoked (key text, updated_at timestamptz) on commit drop")
-        copy_frame(dbapi_conn, "pg_temp.revoked", result.revoked.set_axis(["key", "updated_at"], axis=1))
-        cur.execute(f"delete from {table} s using revoked r where s.{key}::text = r.key "
-                    "and s.updated_at <= r.updated_at")
+        # Typed like the staging key, so the delete finds each record by its primary key (a key cast to
+        # text in the join cost a scan of every staged record: 12 s a day at a million residents).
+        cur.execute(f"create temp table revoked on commit drop as select {key}, updated_at from {table} limit 0")
+        copy_frame(dbapi_conn, "pg_temp.revoked", result.revoked.set_axis([key, "updated_at"], axis=1))
+        cur.execute(f"delete from {table} s using revoked r where s.{key} = r.{key} and s.updated_at <= r.updated_at")
 
 
 def stage_load(engine: Engine, spec: StageSpec, load_id: int) -> tuple[int, int, int]:
