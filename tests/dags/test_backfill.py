@@ -1,7 +1,7 @@
 """`airflow backfill` over missed days, with the scheduler's catch-up run, publishes what daily runs do.
 
 A real scheduler (LocalExecutor), api-server and dag-processor run the project's DAGs on a small
-simulated city whose three delivery days end on the day the scheduler's next catch-up run is for
+simulated city whose two delivery days end on the day the scheduler's next catch-up run is for
 (ingest DAGs have catchup=False: after an outage the scheduler starts one run, for the latest day).
 The ingest DAGs are unpaused, so that run starts; the missed days before it are backfilled with
 `airflow backfill create`; warehouse_build and outreach_lists run when their assets update. The
@@ -45,7 +45,7 @@ from tests.faults.support import (
 
 pytestmark = pytest.mark.slow
 
-RESIDENTS, DAYS, SEED = 600, 3, 31
+RESIDENTS, DAYS, SEED = 600, 2, 31
 INGEST_DAGS = ("ingest_public_security", "ingest_health", "ingest_civil_affairs", "ingest_grid")
 ALL_DAGS = (*INGEST_DAGS, "warehouse_build", "outreach_lists")
 READY_TIMEOUT_S, RUN_TIMEOUT_S = 180, 900

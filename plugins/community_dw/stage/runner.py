@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 
 STEP = "standardize"
 QUARANTINE_COLUMNS = ["load_id", "source_row", "reason_code", "reason_detail", "record"]
+#: Of two versions of a record, the later in this order is the newer.
+VERSION_ORDER = ["updated_at", "load_id", "source_row"]
 
 
 @dataclass
@@ -100,8 +102,7 @@ def _merge(cur, spec: StageSpec, result: StageResult, dbapi_conn) -> None:
     # latest_by_key: a newer version replaces an older one; an older one arriving late changes nothing.
     # A record seen twice in one pull counts as applied twice; only its newest version stays.
     key = spec.key
-    newest = (result.staged.sort_values([key, "updated_at", "load_id", "source_row"], kind="stable")
-              .drop_duplicates(key, keep="last"))
+    newest = result.staged.sort_values([key, *VERSION_ORDER], kind="stable").drop_duplicates(key, keep="last")
     cur.execute(f"select not exists (select 1 from {table})")
     if cur.fetchone()[0]:
         # The first pull: straight in, without a temporary copy and a sort of millions of records.
