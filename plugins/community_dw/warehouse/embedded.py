@@ -131,6 +131,10 @@ def _start_locked() -> int:
             "-c work_mem=64MB",
             "-c maintenance_work_mem=512MB",
             "-c max_wal_size=4GB",
+            # A warehouse rebuilt in bulk, with no standby to feed: tables created or truncated in the
+            # build's transaction (core, published, marts) are written once, not once more to the WAL.
+            "-c wal_level=minimal",
+            "-c max_wal_senders=0",
             "-c timezone=Asia/Shanghai",
         ]
     )
