@@ -26,13 +26,31 @@ log = logging.getLogger(__name__)
 
 #: Functions the steps below use; (re)defined on every run so they change without a migration.
 FUNCTION_STEPS = ("person_ref", "protect_community_table")
-#: Refresh steps, each sql/access/<name>.sql, with the relations it reads (skipped while any is missing).
-REFRESH_STEPS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("public_security__resident", ("core.person",)),
-    ("health__vaccination_status", ("core.vaccination_status", "core.person")),
-    ("civil_affairs__service_recipient", ("core.service_recipient", "core.person")),
-    ("grid__resident", ("core.person",)),
-    ("person_contact", ("core.person", "core.resident")),
+
+
+@dataclass(frozen=True)
+class RefreshStep:
+    """One department-facing table, refreshed from core by sql/access/<name>.sql (skipped while a
+    relation it reads is missing)."""
+
+    name: str
+    table: str
+    needs: tuple[str, ...]
+    #: False: refreshed whole every time. True: a scoped core build replaces only the rebuilt persons'
+    #: rows, found by their pseudonym in `pseudonym_domain`, or by person_key where that is None.
+    per_person: bool = True
+    pseudonym_domain: str | None = None
+
+
+REFRESH_STEPS: tuple[RefreshStep, ...] = (
+    RefreshStep("public_security__resident", "published.public_security__resident", ("core.person",),
+                pseudonym_domain="public_security"),
+    RefreshStep("health__vaccination_status", "published.health__vaccination_status",
+                ("core.vaccination_status", "core.person"), pseudonym_domain="health"),
+    RefreshStep("civil_affairs__service_recipient", "published.civil_affairs__service_recipient",
+                ("core.service_recipient", "core.person"), per_person=False),
+    RefreshStep("grid__resident", "published.grid__resident", ("core.person",), pseudonym_domain="grid"),
+    RefreshStep("person_contact", "access.person_contact", ("core.person", "core.resident")),
 )
 #: Steps that protect stateful tables of other layers (no-ops while the table does not exist).
 PROTECT_STEPS = ("outreach_list_item",)
@@ -101,11 +119,28 @@ def grant_access(target: Engine | Connection | None = None) -> None:
     _in_transaction(target, work)
 
 
-def apply_access(target: Engine | Connection | None = None) -> AccessReport:
+def _clear(conn: Connection, step: RefreshStep, scope_table: str | None) -> None:
+    """Empty the step's table, or with a scope only the rows of the persons in it."""
+    if scope_table is None or not step.per_person:
+        conn.exec_driver_sql(f"truncate {step.table}")
+    elif step.pseudonym_domain is None:
+        conn.exec_driver_sql(f"delete from {step.table} where person_key in (select person_key from {scope_table})")
+    else:
+        conn.exec_driver_sql(
+            f"delete from {step.table} where person_ref in ("
+            "select access.person_ref(k.inner_pad, k.outer_pad, %s, s.person_key) "
+            f"from {scope_table} s cross join access.pseudonym_key k)", (step.pseudonym_domain,))
+
+
+def apply_access(target: Engine | Connection | None = None, scope_table: str | None = None,
+                 table_map: dict[str, str] | None = None) -> AccessReport:
     """Refresh published.* and access.person_contact from core, protect outreach.list_item, re-grant.
 
     With a Connection it runs in the caller's transaction (the core build's, so the published rows
     change with the core they come from); with an Engine, or nothing (the warehouse), in its own.
+    A scoped core build passes `scope_table` (the person_keys it rebuilt) and `table_map` (where their
+    new core rows are, e.g. core.person -> pg_temp.person): per-person tables then swap those persons'
+    rows only; the rest are refreshed whole from core, which already holds the merged rows.
     Raises AccessPitfall, rolling the transaction back, if a path around row-level security exists.
     """
 
@@ -114,11 +149,14 @@ def apply_access(target: Engine | Connection | None = None) -> AccessReport:
         report = AccessReport()
         for step in FUNCTION_STEPS:
             run_sql(conn, f"access/{step}")
-        for step, needs in REFRESH_STEPS:
-            if all(_exists(conn, relation) for relation in needs):
-                report.published[step] = int(run_sql(conn, f"access/{step}") or 0)
+        for step in REFRESH_STEPS:
+            if all(_exists(conn, relation) for relation in step.needs):
+                _clear(conn, step, scope_table)
+                scoped = scope_table is not None and step.per_person
+                report.published[step.name] = int(
+                    run_sql(conn, f"access/{step.name}", table_map=table_map if scoped else None) or 0)
             else:
-                report.skipped.append(step)
+                report.skipped.append(step.name)
         for step in PROTECT_STEPS:
             run_sql(conn, f"access/{step}")
         run_sql(conn, f"access/{GRANTS_STEP}")

@@ -11,7 +11,8 @@ from datetime import date
 
 import sqlalchemy as sa
 
-from community_dw.access import apply_access, grant_access
+from community_dw import core_build
+from community_dw.access import grant_access
 from community_dw.ingest import DEPARTMENTS, ingest_all
 from community_dw.warehouse.session import warehouse_engine
 from community_dw.warehouse.sql_runner import run_sql
@@ -19,8 +20,7 @@ from community_dw.warehouse.sql_runner import run_sql
 log = logging.getLogger(__name__)
 
 #: Core tables in build order; each is sql/core/<name>.sql.
-CORE_TABLES = ("grid", "resident", "person", "person_history", "facility", "service_recipient", "vaccination_dose",
-               "vaccination_status")
+CORE_TABLES = core_build.CORE_TABLES
 #: Marts; each is sql/mart/<name>.sql.
 MART_TABLES = ("resident_population", "vaccination_coverage", "key_population", "grid_workload",
                "facility_access")
@@ -68,22 +68,11 @@ def latest_delivery_date() -> date | None:
             from audit.load_run where status in ('succeeded', 'skipped_duplicate')""")).scalar()
 
 
-def build_core(logical_date: date | None = None) -> None:
-    """Rebuild the core tables for the logical date in one transaction (readers see old or new)."""
-    from community_dw.geo.grid_assignment import build_core_building
-
-    engine = warehouse_engine()
-    # core.building first: residents are placed through it (by code, or by address where the code is blank).
-    build_core_building(engine)
-    with engine.begin() as conn:
-        conn.execute(sa.text("insert into core.as_of (as_of_date) values (coalesce(:d, current_date)) "
-                             "on conflict (singleton) do update set as_of_date = excluded.as_of_date"),
-                     {"d": logical_date})
-        for table in CORE_TABLES:
-            run_sql(conn, f"core/{table}")
-        # Department-facing copies (masked, pseudonymous) refreshed in the same transaction, grants
-        # re-applied to the rebuilt tables; a role that could bypass row-level security stops the build.
-        apply_access(conn)
+def build_core(logical_date: date | None = None, full: bool = False) -> dict[str, object]:
+    """Rebuild the core tables for the logical date in one transaction (readers see old or new): only the
+    persons whose records changed since the last build when that gives the same result (core_build.py)."""
+    build = core_build.build_core(warehouse_engine(), logical_date, full=full)
+    return dataclasses.asdict(build)
 
 
 BUILD_SCHEMA = "mart_build"

@@ -1,7 +1,6 @@
 -- published.civil_affairs__service_recipient: what 民政 sees of its recipients, masked, with what the
 -- warehouse knows of the person (a recipient who died or moved away is the finding civil affairs needs).
--- Grain: one row per recipient_id. Refreshed (truncate + insert) after every core build.
-truncate published.civil_affairs__service_recipient;
+-- Grain: one row per recipient_id. Refreshed in full after every core build (access.py empties it, this inserts).
 insert into published.civil_affairs__service_recipient
 with recipients as (
     select r.*, p.id_number, p.age_years, p.residency_status, p.grid_code

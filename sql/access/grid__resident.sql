@@ -2,7 +2,6 @@
 -- Grain: one row per person with residency_status = 'resident'. Refreshed after every core build.
 -- No names or ID numbers: grid planning needs counts and households per building; the people to
 -- visit reach grid workers through the outreach lists, read by community staff.
-truncate published.grid__resident;
 insert into published.grid__resident
 with residents as (
     select * from core.person where residency_status = 'resident'

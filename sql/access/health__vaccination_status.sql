@@ -1,9 +1,9 @@
 -- published.health__vaccination_status: what 卫健 sees of vaccination status, masked.
 -- Grain: one row per resident x vaccine they are eligible for (core.vaccination_status).
--- Refreshed (truncate + insert) after every core build, in the build's transaction.
+-- Refreshed after every core build, in the build's transaction (access.py empties it, or deletes the
+-- rebuilt persons' rows, then this inserts).
 -- Masked phone: enough to recognise a number on a site's register, not to call it (calling is the
 -- community staff's job, from the outreach list).
-truncate published.health__vaccination_status;
 insert into published.health__vaccination_status
 -- The pseudonym (two SHA-256) and the masks are worked out once per person, not once per person and
 -- vaccine: six times fewer calls, the larger part of this refresh's time at a million residents.

@@ -2,9 +2,9 @@
 -- Grain: one row per person with residency_status = 'resident' (people who moved out or died are no
 -- longer any community's to contact). Row-level security (forced) keeps each staff login to its
 -- own communities; staff read it only through access.read_person_contacts(), which logs the read.
--- Refreshed (truncate + insert) after every core build; the table, its policies and grants persist.
+-- Refreshed after every core build (access.py empties it, or deletes the rebuilt persons' rows, then
+-- this inserts); the table, its policies and grants persist.
 select access.protect_community_table('access.person_contact', 'read_person_contacts');
-truncate access.person_contact;
 insert into access.person_contact
 with residents as (
     select p.*, r.relation_to_head, r.current_address

@@ -1,9 +1,9 @@
 -- published.public_security__resident: what 公安 sees of every resolved person, masked.
--- Grain: one row per person_key. Refreshed (truncate + insert) after every core build, in the build's
--- transaction, so grants on the table survive and readers see the old rows or the new, never none.
+-- Grain: one row per person_key. Refreshed after every core build, in the build's transaction (access.py
+-- empties it, or deletes the rebuilt persons' rows, then this inserts), so grants on the table survive and
+-- readers see the old rows or the new, never none.
 -- No names, no phones: public security holds them already; what it needs from the warehouse is how the
 -- person was resolved (residency, placement) and which other departments know them.
-truncate published.public_security__resident;
 insert into published.public_security__resident
 with persons as (
     select * from core.person

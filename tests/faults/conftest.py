@@ -281,3 +281,34 @@ def reference_build(city: City, pg_server_url: str, migrated_template: str,
         engine.dispose()
         dispose_cached_engines(url)
         drop_database(pg_server_url, url)
+
+
+@dataclass
+class DailyBuild:
+    """The city run day by day, as the daily schedule does, in a warehouse of its own."""
+
+    url: str
+    engine: sa.Engine
+    landing: Path
+
+
+@pytest.fixture(scope="session")
+def daily_build(city: City, pg_server_url: str, migrated_template: str,
+                tmp_path_factory: pytest.TempPathFactory) -> Iterator[DailyBuild]:
+    """run_pipeline for each of the city's days on one fresh warehouse (day 1 builds core in full, the
+    later days scoped to the persons whose records changed)."""
+    from community_dw.pipeline import run_pipeline
+
+    url = clone_warehouse(pg_server_url, migrated_template, "cdw_faults_daily")
+    landing = copy_landing(city.root, tmp_path_factory.mktemp("daily") / "landing")
+    engine = sa.create_engine(url)
+    try:
+        with city_environment(landing, city.health_url, url):
+            for day in range(1, DAYS + 1):
+                summary = run_pipeline(city.day(day))
+                assert summary.ingest_failures == {}, (day, summary.ingest_failures)
+        yield DailyBuild(url, engine, landing)
+    finally:
+        engine.dispose()
+        dispose_cached_engines(url)
+        drop_database(pg_server_url, url)
