@@ -124,12 +124,14 @@ def _clear(conn: Connection, step: RefreshStep, scope_table: str | None) -> None
     if scope_table is None or not step.per_person:
         conn.exec_driver_sql(f"truncate {step.table}")
     elif step.pseudonym_domain is None:
-        conn.exec_driver_sql(f"delete from {step.table} where person_key in (select person_key from {scope_table})")
+        conn.exec_driver_sql(f"delete from {step.table} where person_key = any(array(select person_key from {scope_table}))")
     else:
+        # An array of the scope's pseudonyms, each found through the table's key: a join instead hashes
+        # the whole table (1.5 s rather than 0.5 s for 46,000 persons of 3.6 million rows)
         conn.exec_driver_sql(
-            f"delete from {step.table} where person_ref in ("
+            f"delete from {step.table} where person_ref = any(array("
             "select access.person_ref(k.inner_pad, k.outer_pad, %s, s.person_key) "
-            f"from {scope_table} s cross join access.pseudonym_key k)", (step.pseudonym_domain,))
+            f"from {scope_table} s cross join access.pseudonym_key k))", (step.pseudonym_domain,))
 
 
 def apply_access(target: Engine | Connection | None = None, scope_table: str | None = None,

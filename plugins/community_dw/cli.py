@@ -105,6 +105,26 @@ def run(
         raise typer.Exit(1)
 
 
+core_app = typer.Typer(help="Operate the core layer.", no_args_is_help=True)
+app.add_typer(core_app, name="core")
+
+
+@core_app.command("build")
+def core_build_command(
+    logical_date: str = typer.Option(None, "--date", help="As-of date YYYY-MM-DD; default today."),
+    full: bool = typer.Option(False, "--full", help="Rebuild every person, not only those whose records changed."),
+) -> None:
+    """Build core (and the department-facing tables) from staging: scoped to the changed persons when that
+    gives the same result, else in full; prints which, and why (also kept in audit.core_build)."""
+    from datetime import date
+
+    from community_dw.pipeline import build_core
+
+    build = build_core(date.fromisoformat(logical_date) if logical_date else None, full=full)
+    console.print(f"core build {build['build_id']}: {build['mode']} — {build['reason']} "
+                  f"({build['seconds']:.1f} s)", highlight=False)
+
+
 marts_app = typer.Typer(help="Operate the marts: publish a build a person has reviewed.", no_args_is_help=True)
 app.add_typer(marts_app, name="marts")
 

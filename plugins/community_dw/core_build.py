@@ -110,7 +110,8 @@ def _full_reason(conn: Connection, inputs: dict[str, str], full: bool) -> str | 
 def _merge_scoped(conn: Connection) -> None:
     """Replace the scope's rows in each per-person core table with the rows just built for them."""
     for table in PERSON_TABLES:
-        conn.exec_driver_sql(f"delete from core.{table} where person_key in (select person_key from {SCOPE_TABLE})")
+        conn.exec_driver_sql(
+            f"delete from core.{table} where person_key = any(array(select person_key from {SCOPE_TABLE}))")
         conn.exec_driver_sql(f"insert into core.{table} select * from pg_temp.{table}")
 
 
