@@ -33,6 +33,28 @@ def resolve_deterministic(engine: Engine, *, create_new: bool = True) -> Resolve
 BULK_SHARE = 0.5
 
 
+#: Where the passes that look for unlinked records read them once a core build has taken loads in:
+#: views of the same shape over the staged records of newer loads only (sql/resolve/new_records.sql).
+NEW_RECORD_MAP = {
+    **{f"staging.stg_{name}": f"pg_temp.new_stg_{name}"
+       for name in ("public_security__resident", "health__vaccination_record", "civil_affairs__service_recipient")},
+    "core.person_record": "pg_temp.new_person_record",
+    "core.person_resolve_record": "pg_temp.new_person_resolve_record",
+}
+
+
+def _unlinked_record_views(conn: Connection) -> dict[str, str] | None:
+    """The table map for the passes over unlinked records: None (all of staging) until a core build has
+    taken loads in, then views over the records of the loads no build has taken in (every run links all
+    it is given, so older records are linked already; a day's records instead of a city's)."""
+    if not conn.exec_driver_sql("select exists (select 1 from audit.core_build_load)").scalar():
+        return None
+    run_sql(conn, "resolve/new_records")
+    run_sql(conn, "resolve/person_record", table_map=NEW_RECORD_MAP)
+    run_sql(conn, "resolve/person_resolve_record", table_map=NEW_RECORD_MAP)
+    return NEW_RECORD_MAP
+
+
 def link_deterministic(conn: Connection, *, create_new: bool = True) -> ResolveCounts:
     """The deterministic passes in the caller's transaction (resolve_all runs them with the others).
 
@@ -40,12 +62,13 @@ def link_deterministic(conn: Connection, *, create_new: bool = True) -> ResolveC
     """
     run_sql(conn, "resolve/person_record")
     run_sql(conn, "resolve/person_resolve_record")
+    unlinked_views = _unlinked_record_views(conn)
     if _is_first_load(conn):
         with _indexes_dropped(conn, "core", "person_link"), _indexes_dropped(conn, "core", "person_id_number"):
-            by_id = run_sql(conn, "resolve/link_by_id_number")
+            by_id = run_sql(conn, "resolve/link_by_id_number", table_map=unlinked_views)
     else:
-        by_id = run_sql(conn, "resolve/link_by_id_number")
-    run_sql(conn, "resolve/resolve_pending")
+        by_id = run_sql(conn, "resolve/link_by_id_number", table_map=unlinked_views)
+    run_sql(conn, "resolve/resolve_pending", table_map=unlinked_views)
     by_name = run_sql(conn, "resolve/link_by_name_birth_date")
     # most pending rows are gone now: fresh statistics keep the later anti-joins off nested loops
     conn.exec_driver_sql("analyze resolve_pending")

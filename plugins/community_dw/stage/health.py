@@ -62,4 +62,5 @@ VACCINATIONS = StageSpec(
     transform=transform_vaccinations,
     merge="latest_by_key",
     key="record_id",
+    chunk_rows=500_000,
 )
