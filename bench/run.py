@@ -177,7 +177,8 @@ def main() -> None:
             measure(phase, "gate staging (Great Expectations)", lambda: pipeline.gate_layer("staging"))
             measure(phase, "resolve persons (deterministic + Splink)", pipeline.resolve_persons,
                     "select count(*) from core.person_link")
-            measure(phase, "core (SQL)", lambda d=day: pipeline.build_core(d), "select count(*) from core.person")
+            build = measure(phase, "core (SQL)", lambda d=day: pipeline.build_core(d), "select count(*) from core.person")
+            stages[-1].name = f"core (SQL; {build['mode']}, {build['persons_rebuilt']:,} persons rebuilt)"
             measure(phase, "marts (SQL)", pipeline.build_marts)
             measure(phase, "gate marts + publish", lambda: (pipeline.gate_layer("mart"), pipeline.publish_marts()))
             measure(phase, "outreach lists", lambda d=day: pipeline.build_outreach(d),
