@@ -2,9 +2,9 @@
 
 A daily delta touches about 1% of a city's records, yet a full build re-derives every person from
 millions of staged records. A scoped build works out which persons could have changed since the last
-committed build (sql/core/build_scope.sql), runs the same sql/core files over just their links into
-temporary tables, and swaps those persons' rows in core and in the department-facing tables. The
-result is the same as a full build's; tests/integration/core/test_scoped_build.py compares the two.
+committed build (sql/core/build_scope.sql), runs the same sql/core files over just their links and
+staged records into temporary tables, and swaps those persons' rows in core and in the department-facing
+tables. The result is the same as a full build's; tests/faults/test_scoped_build.py compares the two.
 
 Anything that moves every person's rows makes the build full, with the reason recorded in
 audit.core_build: the first build, a full register snapshot (who is missing from it), changed core
@@ -34,8 +34,13 @@ CORE_TABLES = ("grid", "resident", "person", "person_history", "facility", "serv
 #: Core tables holding rows per person (keyed by person_key): a scoped build rebuilds these for the
 #: persons in scope, in temporary tables of the same name; the others are rebuilt whole every time.
 PERSON_TABLES = ("resident", "person", "person_history", "vaccination_dose", "vaccination_status")
-#: What a scoped build's files read instead of the core tables: the scope's links and rows.
+#: Staging tables holding records of persons: a scoped build reads only the scope's records of them.
+PERSON_STAGING = ("public_security__resident", "health__vaccination_record", "civil_affairs__service_recipient")
+#: What a scoped build's files read instead of core and staging: the scope's links, records and rows
+#: (sql/core/build_scope.sql), its records in the shape of core.person_record, and the rows it builds.
 SCOPED_TABLE_MAP = {"core.person_link": "pg_temp.scoped_person_link",
+                    "core.person_record": "pg_temp.scoped_person_record",
+                    **{f"staging.stg_{name}": f"pg_temp.scoped_stg_{name}" for name in PERSON_STAGING},
                     **{f"core.{table}": f"pg_temp.{table}" for table in PERSON_TABLES}}
 SCOPE_TABLE = "pg_temp.core_scope"
 #: The standardized loads no committed build has taken in, listed once when the build starts: a load
@@ -59,7 +64,7 @@ class CoreBuild:
 
 
 def _sql_fingerprint() -> str:
-    names = [f"core/{table}" for table in CORE_TABLES] + ["core/build_scope"]
+    names = [f"core/{table}" for table in CORE_TABLES] + ["core/build_scope", "resolve/person_record"]
     names += [f"access/{step.name}" for step in REFRESH_STEPS] + ["access/person_ref"]
     digest = hashlib.md5(usedforsecurity=False)
     for name in names:
@@ -140,6 +145,7 @@ def build_core(engine: Engine, logical_date: date | None = None, full: bool = Fa
         persons = None
         if reason is None:
             persons = int(run_sql(conn, "core/build_scope") or 0)
+            run_sql(conn, "resolve/person_record", table_map=SCOPED_TABLE_MAP)  # pg_temp.scoped_person_record
             total = conn.exec_driver_sql("select count(*) from core.person").scalar() or 0
             if persons > FULL_SHARE * total:
                 reason = f"{persons:,} of {total:,} persons changed: more than {FULL_SHARE:.0%}, cheaper in full"

@@ -7,11 +7,15 @@
 -- - persons whose age changes a core row between the last build's as-of date and this one: their age in
 --   years (core.person.age_years, a vaccine's max_age_years), or their age in months crossing a vaccine's
 --   min_age_months (the eligibility test of sql/core/vaccination_status.sql: change the two together).
--- pg_temp.scoped_person_link: those persons' links, for the core files to read instead of core.person_link.
+-- pg_temp.scoped_person_link and pg_temp.scoped_stg_*: those persons' links and staged records, for the
+-- core files to read instead of core.person_link and staging.* (core_build.SCOPED_TABLE_MAP).
 -- Returns the number of persons in scope.
 drop table if exists pg_temp.scope_record;
 drop table if exists pg_temp.core_scope;
 drop table if exists pg_temp.scoped_person_link;
+drop table if exists pg_temp.scoped_stg_public_security__resident cascade;
+drop table if exists pg_temp.scoped_stg_health__vaccination_record cascade;
+drop table if exists pg_temp.scoped_stg_civil_affairs__service_recipient cascade;
 
 -- The records of the loads core_build.py listed when the build started (pg_temp.build_loads: standardized,
 -- not yet taken in by a build). One statement per load, planned for its own load_id: a delta's few
@@ -86,4 +90,25 @@ create temp table scoped_person_link on commit drop as
 select l.* from core.person_link l where l.person_key = any(array(select person_key from core_scope));
 create index on scoped_person_link (source, record_ref);
 analyze scoped_person_link;
+
+-- Their staged records, each found through its table's key from the link's record_ref.
+create temp table scoped_stg_public_security__resident on commit drop as
+select s.*
+from pg_temp.scoped_person_link l
+join staging.stg_public_security__resident s
+  on s.load_id = split_part(l.record_ref, ':', 1)::bigint and s.source_row = split_part(l.record_ref, ':', 2)::bigint
+where l.source = 'public_security.residents';
+create temp table scoped_stg_health__vaccination_record on commit drop as
+select s.*
+from pg_temp.scoped_person_link l
+join staging.stg_health__vaccination_record s on s.record_id = l.record_ref::bigint
+where l.source = 'health.vaccination_record';
+create temp table scoped_stg_civil_affairs__service_recipient on commit drop as
+select s.*
+from pg_temp.scoped_person_link l
+join staging.stg_civil_affairs__service_recipient s on s.recipient_id = l.record_ref
+where l.source = 'civil_affairs.service_recipients';
+analyze scoped_stg_public_security__resident;
+analyze scoped_stg_health__vaccination_record;
+analyze scoped_stg_civil_affairs__service_recipient;
 select count(*) from core_scope;

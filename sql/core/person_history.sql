@@ -60,8 +60,8 @@ observations as (
          = case when linked.building_code is null then regexp_replace(linked.address_key, '[0-9]+(房|室)$', '') end
 ),
 snapshots as (
-    -- every full snapshot of the register, whoever is linked here (a scoped build links only some persons)
-    select distinct delivery_date, load_id from staging.stg_public_security__resident where delivery_kind = 'full'
+    -- every full snapshot of the register, whoever is read here (a scoped build reads only some persons)
+    select delivery_date, load_id from staging.public_security_snapshot
 ),
 next_snapshot as (
     -- each record with the first full snapshot delivered after it, and the person's next delivery.

