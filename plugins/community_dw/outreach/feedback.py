@@ -14,10 +14,11 @@ from sqlalchemy.engine import Engine
 
 from community_dw.outreach.lists import OUTREACH_LOCK_KEY
 from community_dw.outreach.rules import Outcome, RuleSet, load_rules
+from community_dw.sources.attempts import claimed_load, close_abandoned
 from community_dw.sources.delivery import DeliveryError, parse_delivery
 from community_dw.sources.landing import land_file
 from community_dw.sources.mapping import load_mapping
-from community_dw.warehouse.audit import fail_load, finish_load, loaded_before, record_skip, start_load
+from community_dw.warehouse.audit import fail_load, finish_load, loaded_before, record_skip
 from community_dw.warehouse.connection import raw_connection
 from community_dw.warehouse.copy import copy_frame
 
@@ -171,45 +172,48 @@ def ingest_feedback(engine: Engine, path: str | Path, rules_path: Path | None = 
         load_id = record_skip(engine, SOURCE, path.name, landed.content_hash, None,
                               f"same content already loaded by load {earlier}")
         return FeedbackResult(path.name, "skipped_duplicate", load_id).as_dict()
-    load_id = start_load(engine, SOURCE, path.name, landed.content_hash, None)
-    rows_read = None
-    try:
-        parsed = parse_delivery(path, mapping)
-        rows_read = parsed.rows_read
-        result = FeedbackResult(path.name, "succeeded", load_id, rows_read=rows_read)
-        with raw_connection(engine) as conn, conn.cursor() as cur:
-            cur.execute("select pg_advisory_xact_lock(%s)", (OUTREACH_LOCK_KEY,))
-            copy_frame(conn, RAW_TABLE, parsed.frame.assign(load_id=load_id),
-                       ["load_id", "source_row", *parsed.columns, "extra"])
-            ids = [int(v) for v in parsed.frame["item_id"].dropna().map(_clean).dropna() if v.isdigit()]
-            cur.execute("select item_id from outreach.list_item where item_id = any(%s)", (ids,))
-            existing = {item_id for (item_id,) in cur.fetchall()}
-            good, result.problems, result.rows_blank_outcome = _check_rows(parsed.frame, path.name, rules, existing)
-            if result.problems:
-                records = parsed.frame.set_index("source_row")
-                copy_frame(conn, QUARANTINE_TABLE, pd.DataFrame([{
-                    "load_id": load_id, "source_row": p.source_row, "reason_code": p.reason_code,
-                    "reason_detail": p.message,
-                    "record": json.dumps({k: (None if pd.isna(v) else v)
-                                          for k, v in records.loc[p.source_row].items()}, ensure_ascii=False),
-                } for p in result.problems]))
-            for row, contact_date in zip(good, _contact_dates(good), strict=True):
-                _apply(cur, load_id, row, contact_date, row["outcome"], result)
-            finish_load(conn, load_id, rows_read=rows_read, rows_loaded=rows_read,
-                        rows_skipped=result.rows_blank_outcome,
-                        drift=parsed.drift if any(parsed.drift.values()) else None)
-            cur.execute("update audit.load_run set rows_quarantined = %s where load_id = %s",
-                        (len(result.problems), load_id))
-            # per load, rows in = rows used (applied or left blank) + rows quarantined
-            cur.execute("insert into audit.load_step (load_id, step, rows_in, rows_out, rows_quarantined) "
-                        "values (%s, 'apply_feedback', %s, %s, %s)",
-                        (load_id, rows_read, rows_read - len(result.problems), len(result.problems)))
-    except DeliveryError as error:
-        fail_load(engine, load_id, str(error), rows_read)
-        raise FeedbackRejected(str(error)) from error
-    except Exception as error:
-        fail_load(engine, load_id, f"{path.name}: {type(error).__name__}: {error}", rows_read)
-        raise
+    # A return whose import was killed left its row 'running': close such rows first (sources/attempts.py),
+    # and claim this one while it runs, so that a kill of this import is found the same way.
+    close_abandoned(engine, SOURCE)
+    with claimed_load(engine, SOURCE, path.name, landed.content_hash, None) as load_id:
+        rows_read = None
+        try:
+            parsed = parse_delivery(path, mapping)
+            rows_read = parsed.rows_read
+            result = FeedbackResult(path.name, "succeeded", load_id, rows_read=rows_read)
+            with raw_connection(engine) as conn, conn.cursor() as cur:
+                cur.execute("select pg_advisory_xact_lock(%s)", (OUTREACH_LOCK_KEY,))
+                copy_frame(conn, RAW_TABLE, parsed.frame.assign(load_id=load_id),
+                           ["load_id", "source_row", *parsed.columns, "extra"])
+                ids = [int(v) for v in parsed.frame["item_id"].dropna().map(_clean).dropna() if v.isdigit()]
+                cur.execute("select item_id from outreach.list_item where item_id = any(%s)", (ids,))
+                existing = {item_id for (item_id,) in cur.fetchall()}
+                good, result.problems, result.rows_blank_outcome = _check_rows(parsed.frame, path.name, rules, existing)
+                if result.problems:
+                    records = parsed.frame.set_index("source_row")
+                    copy_frame(conn, QUARANTINE_TABLE, pd.DataFrame([{
+                        "load_id": load_id, "source_row": p.source_row, "reason_code": p.reason_code,
+                        "reason_detail": p.message,
+                        "record": json.dumps({k: (None if pd.isna(v) else v)
+                                              for k, v in records.loc[p.source_row].items()}, ensure_ascii=False),
+                    } for p in result.problems]))
+                for row, contact_date in zip(good, _contact_dates(good), strict=True):
+                    _apply(cur, load_id, row, contact_date, row["outcome"], result)
+                finish_load(conn, load_id, rows_read=rows_read, rows_loaded=rows_read,
+                            rows_skipped=result.rows_blank_outcome,
+                            drift=parsed.drift if any(parsed.drift.values()) else None)
+                cur.execute("update audit.load_run set rows_quarantined = %s where load_id = %s",
+                            (len(result.problems), load_id))
+                # per load, rows in = rows used (applied or left blank) + rows quarantined
+                cur.execute("insert into audit.load_step (load_id, step, rows_in, rows_out, rows_quarantined) "
+                            "values (%s, 'apply_feedback', %s, %s, %s)",
+                            (load_id, rows_read, rows_read - len(result.problems), len(result.problems)))
+        except DeliveryError as error:
+            fail_load(engine, load_id, str(error), rows_read)
+            raise FeedbackRejected(str(error)) from error
+        except Exception as error:
+            fail_load(engine, load_id, f"{path.name}: {type(error).__name__}: {error}", rows_read)
+            raise
     for problem in result.problems:
         log.warning("%s", problem.message)
     log.info("%s: %s", path.name, result.as_dict())

@@ -171,3 +171,26 @@ def test_a_return_without_the_item_column_is_rejected_whole(listed, fresh_wareho
                                         "where source = 'outreach.feedback'")).scalar()
     assert status == "failed" and "编号" in error and archived == 1
     assert returned.exists()  # the sender's file is untouched, and its bytes are in the archive
+
+
+def test_an_import_killed_midway_is_closed_by_the_next_one(listed, fresh_warehouse, tmp_path: Path) -> None:
+    from community_dw.sources.attempts import claimed_load
+
+    returned = tmp_path / "outreach_return.csv"
+    returned.write_text("编号,走访结果\n\n", encoding="utf-8")
+    # An import whose process died: its claimed row says 'running', its session is gone.
+    with claimed_load(fresh_warehouse, "outreach.feedback", "outreach_killed.xlsx", "abc", None) as killed:
+        with fresh_warehouse.connect() as conn:
+            pid = conn.execute(sa.text("select backend_pid from audit.load_run where load_id = :l"),
+                               {"l": killed}).scalar()
+            assert conn.execute(sa.text("select pg_terminate_backend(:pid, 10000)"), {"pid": pid}).scalar()
+        result = ingest_feedback(fresh_warehouse, returned)
+    with fresh_warehouse.connect() as conn:
+        runs = dict(conn.execute(sa.text("select load_id, status from audit.load_run "
+                                         "where source = 'outreach.feedback'")).all())
+        error = conn.execute(sa.text("select error from audit.load_run where load_id = :l"), {"l": killed}).scalar()
+        claimed = conn.execute(sa.text("select backend_pid is not null from audit.load_run where load_id = :l"),
+                               {"l": result["load_id"]}).scalar()
+    assert runs == {killed: "failed", result["load_id"]: "succeeded"}
+    assert error.startswith("outreach_killed.xlsx: the loading process ended before finishing")
+    assert claimed  # this import claimed its own row while it ran
