@@ -12,6 +12,7 @@ Importing this module does not import Great Expectations; running a gate does.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -194,21 +195,26 @@ def run_gate(engine: Engine, suite: str | Path | SuiteSpec, *, load_id: int | No
     if previous is None and spec.volume is not None:
         previous = lookup_previous_row_count(engine, spec.name, load_id=load_id, volume_key=volume_key)
     volume = volume_expectation(spec, previous)
-    volume_index = None
-    if volume is not None:
-        volume_index = len(specs)
-        specs.append(volume)
+    # A volume "of" the table, while the other checks read one load's rows: counted in a batch of its own.
+    table_volume = volume is not None and spec.volume.of == "table" and bool(spec.load_column) and load_id is not None
+    batch_specs = specs + ([volume] if volume is not None and not table_volume else [])
 
     from community_dw.quality import gx_runner
 
     url = engine.url.render_as_string(hide_password=False)
-    outcome = gx_runner.validate(url, spec, specs, store_root=gx_store_dir(), docs_dir=data_docs_dir(),
+    outcome = gx_runner.validate(url, spec, batch_specs, store_root=gx_store_dir(), docs_dir=data_docs_dir(),
                                  load_id=load_id, run_id=run_id)
+    checks = list(outcome.checks)
+    if table_volume:
+        whole = dataclasses.replace(spec, name=f"{spec.name}.table_volume", load_column=None)
+        checks += gx_runner.validate(url, whole, [volume], store_root=gx_store_dir(), docs_dir=data_docs_dir(),
+                                     run_id=run_id).checks
+    volume_index = len(checks) - 1 if volume is not None else None  # the volume check comes last
 
-    _add_unexpected_row_samples(engine, spec, load_id, outcome.checks)
+    _add_unexpected_row_samples(engine, spec, load_id, checks)
     findings: list[Finding | None] = []
     row_count = None
-    for i, check in enumerate(outcome.checks):
+    for i, check in enumerate(checks):
         is_volume = i == volume_index
         if is_volume:
             observed = check.result.get("observed_value")
@@ -218,11 +224,11 @@ def run_gate(engine: Engine, suite: str | Path | SuiteSpec, *, load_id: int | No
     warnings = [f for f in findings if f is not None and f.severity != "critical"]
     result = GateResult(
         suite=spec.name, table=spec.table, passed=not failures, failures=failures, warnings=warnings,
-        evaluated=len(specs), gate_run_id=uuid.uuid4().hex, load_id=load_id, run_id=run_id,
+        evaluated=len(checks), gate_run_id=uuid.uuid4().hex, load_id=load_id, run_id=run_id,
         row_count=row_count, previous_row_count=previous, data_docs_index=outcome.data_docs_index,
         data_docs_page=outcome.data_docs_page,
     )
-    _record(engine, result, outcome.checks, volume_index, volume_key)
+    _record(engine, result, checks, volume_index, volume_key)
     result.duration_s = round(time.perf_counter() - started, 3)
     log.info("%s (%.1f s)", result.summary(), result.duration_s)
     return result

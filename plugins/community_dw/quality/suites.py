@@ -67,10 +67,15 @@ class ExpectationSpec:
 
 @dataclass(frozen=True)
 class VolumeSpec:
-    """The row count must exceed min_ratio × the previous load's count (0.5: half or fewer fails)."""
+    """The row count must exceed min_ratio × the previous load's count (0.5: half or fewer fails).
+
+    `of`: "load" counts the rows the gate checks (a load's, with a load_column); "table" counts the whole
+    table even when the other checks read one load's rows, for tables merged by key, where a pull holds
+    only the changes and a shrinking table is what says records were lost."""
 
     min_ratio: float = 0.5
     severity: str = "critical"
+    of: str = "load"
 
 
 @dataclass(frozen=True)
@@ -161,15 +166,19 @@ def parse_suite(doc: dict[str, Any], *, name: str, path: Path | None = None) -> 
 def _parse_volume(raw: Any, where: str) -> VolumeSpec | None:
     if raw is None:
         return None
-    if not isinstance(raw, dict) or set(raw) - {"min_ratio", "severity"}:
-        raise SuiteError(f"{where}: 'volume' must be null or {{'min_ratio': 0.5, 'severity': 'critical'}}")
+    if not isinstance(raw, dict) or set(raw) - {"min_ratio", "severity", "of"}:
+        raise SuiteError(f"{where}: 'volume' must be null or "
+                         "{'min_ratio': 0.5, 'severity': 'critical', 'of': 'load' | 'table'}")
     ratio = raw.get("min_ratio", 0.5)
     severity = raw.get("severity", "critical")
+    of = raw.get("of", "load")
+    if of not in ("load", "table"):
+        raise SuiteError(f"{where}: volume 'of' must be 'load' or 'table'")
     if not isinstance(ratio, int | float) or not 0 <= ratio <= 1:
         raise SuiteError(f"{where}: volume min_ratio must be between 0 and 1")
     if severity not in SEVERITIES:
         raise SuiteError(f"{where}: volume severity must be one of {SEVERITIES}")
-    return VolumeSpec(min_ratio=float(ratio), severity=severity)
+    return VolumeSpec(min_ratio=float(ratio), severity=severity, of=of)
 
 
 def _parse_expectation(item: Any, where: str) -> ExpectationSpec:

@@ -154,6 +154,27 @@ def test_load_column_checks_only_that_loads_rows(warehouse, table, tmp_path, out
     assert {r["load_id"] for r in audit_rows(warehouse, table)} == {first, second}
 
 
+def test_a_table_wide_volume_counts_the_table_while_the_checks_read_one_load(warehouse, table, tmp_path,
+                                                                              output_dir):
+    first, second = (start_load(warehouse, "test_gate", f"delivery {n}", None, None) for n in (1, 2))
+    with warehouse.begin() as conn:
+        conn.exec_driver_sql(f"update {table} set load_id = case load_id when 1 then {first} else {second} end")
+    suite = write_suite(tmp_path, table, load_column=True)
+    doc = json.loads(suite.read_text())
+    suite.write_text(json.dumps({**doc, "volume": {"min_ratio": 0.5, "of": "table"}}))
+    assert enforce(run_gate(warehouse, suite, load_id=first)).row_count == 1400
+    # a pull of 400 changes into a table of 1,400: per load it would read as a collapse; the table held
+    small_pull = enforce(run_gate(warehouse, suite, load_id=second))
+    assert small_pull.row_count == 1400 and small_pull.previous_row_count == 1400
+    # the table lost more than half its records: the next pull's gate stops, whatever the pull's size
+    with warehouse.begin() as conn:
+        conn.exec_driver_sql(f"delete from {table} where load_id = {first}")
+    shrunk = run_gate(warehouse, suite, load_id=second)
+    assert not shrunk.passed and shrunk.row_count == 400
+    (failure,) = shrunk.failures
+    assert failure.is_volume_check
+
+
 def test_unexpected_rows_query_names_the_offending_rows(warehouse, table, tmp_path, output_dir):
     rule = {"type": "unexpected_rows_expectation", "severity": "critical",
             "kwargs": {"unexpected_rows_query": "select name, age from {batch} where age > 87",
