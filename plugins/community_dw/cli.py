@@ -105,7 +105,8 @@ def run(
         raise typer.Exit(1)
 
 
-core_app = typer.Typer(help="Operate the core layer.", no_args_is_help=True)
+core_app = typer.Typer(help="Build the core layer: only the persons whose records changed, or in full.",
+                       no_args_is_help=True)
 app.add_typer(core_app, name="core")
 
 

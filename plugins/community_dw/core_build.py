@@ -43,9 +43,6 @@ SCOPED_TABLE_MAP = {"core.person_link": "pg_temp.scoped_person_link",
                     **{f"staging.stg_{name}": f"pg_temp.scoped_stg_{name}" for name in PERSON_STAGING},
                     **{f"core.{table}": f"pg_temp.{table}" for table in PERSON_TABLES}}
 SCOPE_TABLE = "pg_temp.core_scope"
-#: The standardized loads no committed build has taken in, listed once when the build starts: a load
-#: standardized meanwhile is left for the next build to take in (and to scope by).
-BUILD_LOADS = "pg_temp.build_loads"
 #: A scope of more than this share of the persons is built in full.
 FULL_SHARE = 0.25
 #: Two core builds never interleave (pg_advisory_xact_lock key).
@@ -135,8 +132,10 @@ def build_core(engine: Engine, logical_date: date | None = None, full: bool = Fa
         conn.exec_driver_sql(
             "insert into core.as_of (as_of_date) values (coalesce(%s, current_date)) "
             "on conflict (singleton) do update set as_of_date = excluded.as_of_date", (logical_date,))
-        conn.exec_driver_sql(f"""
-            create temp table {BUILD_LOADS.removeprefix('pg_temp.')} on commit drop as
+        # The standardized loads no committed build has taken in, listed once (pg_temp.build_loads, read by
+        # sql/core/build_scope.sql): a load standardized meanwhile is left for the next build to take in.
+        conn.exec_driver_sql("""
+            create temp table build_loads on commit drop as
             select r.load_id, r.source from audit.load_run r
             where exists (select 1 from audit.load_step s where s.load_id = r.load_id and s.step = 'standardize')
               and not exists (select 1 from audit.core_build_load b where b.load_id = r.load_id)""")
@@ -169,7 +168,7 @@ def build_core(engine: Engine, logical_date: date | None = None, full: bool = Fa
             "insert into audit.core_build (as_of_date, mode, reason, persons_rebuilt, inputs, seconds) "
             "select as_of_date, %s, %s, %s, %s, %s from core.as_of returning build_id",
             (mode, reason, persons, json.dumps(inputs), seconds)).scalar()
-        conn.exec_driver_sql(f"insert into audit.core_build_load (load_id, build_id) select load_id, %s "
-                             f"from {BUILD_LOADS}", (build_id,))
+        conn.exec_driver_sql("insert into audit.core_build_load (load_id, build_id) select load_id, %s "
+                             "from pg_temp.build_loads", (build_id,))
     log.info("core build %s: %s (%s) in %.1fs", build_id, mode, reason, seconds)
     return CoreBuild(int(build_id), mode, reason, persons, seconds)
